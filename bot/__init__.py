@@ -1,0 +1,1 @@
+"""officebot: the bot edge (server, adapters, router, jobs, sender, scheduler, storage, CLI)."""

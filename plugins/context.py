@@ -1,0 +1,150 @@
+"""What a plugin's handlers receive. The bot implements these protocols; plugins only use them.
+
+Plugins never import ``bot``: everything they may do (reply, read stored messages, enqueue a
+job, schedule work) goes through the context objects below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from plugins.events import ChatEvent
+from plugins.messages import OutgoingMessage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class CommandInfo:
+    """A command as listed by ``/help``."""
+
+    plugin: str
+    name: str
+    aliases: tuple[str, ...]
+    summary: str
+    usage: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A chat message as stored, for plugins that read history."""
+
+    id: int
+    conversation_id: str
+    message_id: str
+    sender_id: str
+    sender_name: str | None
+    text: str
+    msgtype: str
+    sent_at: datetime
+    reply_to: str | None
+
+
+class Services(Protocol):
+    """The bot's services, shared by every context."""
+
+    async def enqueue(
+        self,
+        kind: str,
+        payload: Mapping[str, Any],
+        *,
+        tenant_key: str | None = None,
+        origin: ChatEvent | None = None,
+        priority: int = 0,
+    ) -> str:
+        """Queue a persistent background job; returns its id. ``origin`` lets the job reply."""
+        ...
+
+    async def recent_messages(
+        self, tenant_key: str, conversation_id: str, limit: int = 100
+    ) -> Sequence[StoredMessage]:
+        """The newest stored messages of one conversation of one tenant, oldest first."""
+        ...
+
+    async def send_to_group(self, message: OutgoingMessage, *, robot: str | None = None) -> None:
+        """Post to a group through a configured group robot (the default one when None)."""
+        ...
+
+    def commands(self) -> Sequence[CommandInfo]:
+        """Every command of every loaded plugin."""
+        ...
+
+
+class ScheduleControl(Protocol):
+    """Lets a plugin add and remove its own persistent schedules at run time."""
+
+    async def add(
+        self, schedule: str, key: str, cron: str, payload: Mapping[str, Any] | None = None
+    ) -> str:
+        """Persist a cron schedule (five fields) that calls the plugin's ``schedule`` handler."""
+        ...
+
+    async def remove(self, schedule: str, key: str) -> bool:
+        """Remove one; False when it did not exist."""
+        ...
+
+
+class CommandContext(Protocol):
+    """Given to a command handler."""
+
+    event: ChatEvent
+    args: Mapping[str, Any]
+    config: BaseModel | None
+    services: Services
+
+    @property
+    def schedules(self) -> ScheduleControl:
+        """This plugin's persistent schedules (add a digest for this conversation, say)."""
+        ...
+
+    async def reply(self, message: str | OutgoingMessage) -> None:
+        """Answer in the conversation the command came from (inline when quick enough)."""
+        ...
+
+
+class EventContext(Protocol):
+    """Given to an event hook, for every stored chat message."""
+
+    event: ChatEvent
+    config: BaseModel | None
+    services: Services
+
+    async def reply(self, message: str | OutgoingMessage) -> None:
+        """Answer in the conversation the event came from."""
+        ...
+
+
+class ScheduleContext(Protocol):
+    """Given to a scheduled handler each time its schedule fires."""
+
+    schedule_id: str
+    payload: Mapping[str, Any]
+    config: BaseModel | None
+    services: Services
+
+
+class JobContext(Protocol):
+    """Given to a job handler. ``progress`` is safe to call from worker threads."""
+
+    job_id: str
+    kind: str
+    tenant_key: str | None
+    payload: Mapping[str, Any]
+    config: BaseModel | None
+
+    def progress(self, stage: str, percent: float) -> None:
+        """Report the current stage and overall percent (0-100)."""
+        ...
+
+    async def reply(self, message: str | OutgoingMessage) -> None:
+        """Post to the conversation the job came from (session webhook, else the group robot)."""
+        ...
+
+    async def run_in_thread(self, func: Callable[..., T], /, *args: Any) -> T:
+        """Run blocking CPU or model work off the event loop."""
+        ...

@@ -1,0 +1,153 @@
+"""Shared fixtures: settings isolated from the developer's environment, the fake DingTalk
+server, a live officebot server, and real PostgreSQL when the test is about it."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.adapters.signing import dingtalk_sign
+from bot.app import create_app
+from bot.registry import PluginRegistry
+from bot.runtime import Runtime
+from bot.settings import Settings
+from tests.support.fake_dingtalk import FakeDingTalk
+from tests.support.live_server import LiveServer
+
+APP_SECRET = "app-secret-for-tests-0123456789"
+ROBOT_SECRET = "SEC-robot-secret-for-tests"
+GENERIC_SECRET = "generic-secret-for-tests"
+API_TOKEN = "api-token-for-tests"
+POSTGRES_URL = os.environ.get(
+    "OFFICEBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No OFFICEBOT_* variable or .env of the developer's leaks into a test."""
+    for key in list(os.environ):
+        if key.startswith("OFFICEBOT_") and key != "OFFICEBOT_TEST_POSTGRES_URL":
+            monkeypatch.delenv(key)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def fake_dingtalk() -> Iterator[FakeDingTalk]:
+    fake = FakeDingTalk().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, fake_dingtalk: FakeDingTalk) -> Callable[..., Settings]:
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "environment": "test",
+            "data_dir": tmp_path / "data",
+            "dingtalk_app_secret": APP_SECRET,
+            "generic_webhook_secret": GENERIC_SECRET,
+            "api_token": API_TOKEN,
+            "dingtalk_robot_webhook": fake_dingtalk.robot_url(),
+            "dingtalk_robot_secret": ROBOT_SECRET,
+            "outbound_allowed_hosts": ["127.0.0.1"],
+            "outbound_backoff_s": 0.01,
+            "job_poll_interval_s": 0.2,
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., LiveServer]]:
+    servers: list[LiveServer] = []
+
+    def start(settings: Settings, registry: PluginRegistry | None = None) -> LiveServer:
+        runtime = Runtime(settings, registry=registry)
+        server = LiveServer(create_app(runtime=runtime)).start()
+        server.runtime = runtime  # type: ignore[attr-defined]
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server: Callable[..., LiveServer], settings: Settings) -> LiveServer:
+    return start_server(settings)
+
+
+def dingtalk_message(text: str, **overrides: Any) -> dict[str, Any]:
+    """A DingTalk robot callback body as DingTalk sends it for a group @-mention."""
+    now_ms = int(time.time() * 1000)
+    body: dict[str, Any] = {
+        "msgtype": "text",
+        "text": {"content": text},
+        "msgId": f"msg{uuid.uuid4().hex}",
+        "createAt": now_ms,
+        "conversationType": "2",
+        "conversationId": "cidGroupA==",
+        "conversationTitle": "产品周会",
+        "senderId": "$:LWCP_v1:$sender",
+        "senderNick": "张三",
+        "senderStaffId": "staff001",
+        "senderCorpId": "dingcorp1",
+        "chatbotCorpId": "dingcorp1",
+        "chatbotUserId": "$:LWCP_v1:$bot",
+        "isAdmin": False,
+        "isInAtList": True,
+        "atUsers": [{"dingtalkId": "$:LWCP_v1:$bot"}],
+    }
+    body.update(overrides)
+    return body
+
+
+def signed_headers(secret: str = APP_SECRET, timestamp_ms: int | None = None) -> dict[str, str]:
+    timestamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
+    return {"timestamp": timestamp, "sign": dingtalk_sign(timestamp, secret)}
+
+
+def post_dingtalk(server: LiveServer, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
+    headers = kwargs.pop("headers", None) or signed_headers()
+    return httpx.post(f"{server.url}/webhooks/dingtalk", json=body, headers=headers, timeout=30,
+                      **kwargs)
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"officebot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}")
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(
+        hide_password=False
+    )
+    yield url
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
