@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,9 +32,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        # What startup built (modules, plugins, the app) lives as long as the server. Frozen, the
+        # cyclic GC stops re-scanning it on every full collection: those scans took ~50 ms each,
+        # several times a second under load, stalling every request in flight.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await runtime.stop()
 
     app = FastAPI(title="officebot", version="0.1.0", lifespan=lifespan)

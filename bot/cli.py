@@ -108,16 +108,15 @@ def plugins() -> None:
             plugin.name,
             plugin.version,
             loaded.distribution or loaded.source,
-            " ".join(
-                "/" + "|/".join((c.name, *c.aliases)) for c in plugin.commands
-            ) or "-",
+            " ".join("/" + "|/".join((c.name, *c.aliases)) for c in plugin.commands) or "-",
             " ".join(s.name for s in plugin.schedules) or "-",
             " ".join(k.kind for k in plugin.job_kinds) or "-",
         )
     console.print(table)
     for failed in registry.failed:
-        errors.print(f"[yellow]skipped[/] {failed.name} ({failed.source}): {failed.error}",
-                     highlight=False)
+        errors.print(
+            f"[yellow]skipped[/] {failed.name} ({failed.source}): {failed.error}", highlight=False
+        )
 
 
 @app.command()
@@ -144,8 +143,10 @@ def schedules() -> None:
         job_id = f"{loaded.plugin.name}:{schedule.name}"
         view = stored.get(job_id)
         shown.add(job_id)
-        next_run = view.next_run.isoformat(" ", "minutes") if view and view.next_run else (
-            "at next start" if schedule.cron else "added at run time"
+        next_run = (
+            view.next_run.isoformat(" ", "minutes")
+            if view and view.next_run
+            else ("at next start" if schedule.cron else "added at run time")
         )
         table.add_row(job_id, schedule.cron or "-", next_run, schedule.summary)
     for job_id, view in stored.items():
@@ -155,17 +156,22 @@ def schedules() -> None:
     console.print(table)
 
 
+StateOption = Annotated[
+    str | None, typer.Option(help="Only this state: queued, running, succeeded, failed.")
+]
+LimitOption = Annotated[int, typer.Option(min=1, max=1000)]
+
+
 @jobs_app.callback()
-def jobs_list(
-    ctx: typer.Context,
-    state: Annotated[
-        str | None, typer.Option(help="Only this state: queued, running, succeeded, failed.")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
-) -> None:
+def jobs_default(ctx: typer.Context, state: StateOption = None, limit: LimitOption = 20) -> None:
+    """List recent jobs (newest first); same as 'jobs list'."""
+    if ctx.invoked_subcommand is None:
+        jobs_list(state, limit)
+
+
+@jobs_app.command("list")
+def jobs_list(state: StateOption = None, limit: LimitOption = 20) -> None:
     """List recent jobs (newest first)."""
-    if ctx.invoked_subcommand is not None:
-        return
     from bot.jobs import STATES
 
     if state is not None and state not in STATES:
@@ -176,8 +182,13 @@ def jobs_list(
         table.add_column(column)
     for job in store.list(state=state, limit=limit):
         table.add_row(
-            job.id, job.kind, job.state, job.stage or "", f"{job.percent:.0f}",
-            job.created_at.isoformat(" ", "seconds"), (job.error or "")[:60],
+            job.id,
+            job.kind,
+            job.state,
+            job.stage or "",
+            f"{job.percent:.0f}",
+            job.created_at.isoformat(" ", "seconds"),
+            (job.error or "")[:60],
         )
     console.print(table)
 
@@ -241,7 +252,9 @@ def send(
     robot: Annotated[
         str | None, typer.Option(help="Robot name from OFFICEBOT_ROBOTS (default robot if unset).")
     ] = None,
-    at: Annotated[list[str] | None, typer.Option(help="@-mention this user id (repeatable).")] = None,
+    at: Annotated[
+        list[str] | None, typer.Option(help="@-mention this user id (repeatable).")
+    ] = None,
     at_mobile: Annotated[
         list[str] | None, typer.Option(help="@-mention by mobile number (repeatable).")
     ] = None,

@@ -8,6 +8,8 @@ friendly usage message, never an exception in the chat.
 
 from __future__ import annotations
 
+import io
+import math
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 from plugins.contract import Command, Param
 
 SLASHES = ("/", "／")
+IDEOGRAPHIC_SPACE = "\u3000"
 QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"'})
 MAX_ARGUMENT_TEXT = 4000
 
@@ -40,11 +43,9 @@ def split_command(text: str) -> CommandCall | None:
     body = stripped[1:].lstrip() if explicit else stripped
     if not body:
         return None
-    word, _, rest = body.partition(" ")
-    # A Chinese command is often followed by a full-width space or directly by its argument.
-    word, _, rest_after_ideographic = word.partition("\u3000")
-    rest = f"{rest_after_ideographic} {rest}".strip()
-    return CommandCall(word=word, argument_text=rest, explicit=explicit)
+    # Any whitespace ends the word: a space, a line break, or the full-width space of Chinese input.
+    word, *rest = body.split(maxsplit=1)
+    return CommandCall(word=word, argument_text=rest[0] if rest else "", explicit=explicit)
 
 
 def parse_arguments(command: Command, text: str) -> dict[str, Any]:
@@ -79,15 +80,22 @@ def _next_token(command: Command, text: str) -> tuple[str | None, str]:
     text = text.strip()
     if not text:
         return None, ""
-    lexer = shlex.shlex(text.translate(QUOTES), posix=True)
+    # Quotes are normalised one character for one, so offsets in ``text`` stay valid.
+    stream = io.StringIO(text.translate(QUOTES))
+    lexer = shlex.shlex(stream, posix=True)
     lexer.whitespace_split = True
+    lexer.whitespace += IDEOGRAPHIC_SPACE
     lexer.commenters = ""
+    lexer.escape = ""  # a backslash is text (Windows paths), not an escape
     try:
         token = lexer.get_token()
     except ValueError:
         raise UsageError(_usage(command, "引号不匹配 / unbalanced quotes")) from None
-    rest = lexer.instream.read() if token is not None else ""
-    return token, rest.strip()
+    if token is None:
+        return None, ""
+    unread = len(stream.read())
+    # The rest comes from the original text, so a following text parameter gets it verbatim.
+    return token, text[len(text) - unread :].strip()
 
 
 def _convert(command: Command, param: Param, token: str) -> Any:
@@ -110,11 +118,14 @@ def _convert(command: Command, param: Param, token: str) -> Any:
             ) from None
     if param.type == "float":
         try:
-            return float(token)
+            number = float(token)
         except ValueError:
+            number = math.nan
+        if not math.isfinite(number):
             raise UsageError(
                 _usage(command, f"<{param.name}> 应为数字 / must be a number, got {token!r}")
-            ) from None
+            )
+        return number
     return token
 
 

@@ -2,7 +2,9 @@
 
 A command handler's first reply goes inline, in the webhook's HTTP response, when it comes
 within ``inline_reply_timeout_s``; anything later goes out through the sender (the session
-webhook while it is valid, else the group robot). Event hooks run in the background.
+webhook while it is valid, else, for DingTalk, the group robot). Event hooks run in the
+background. A slash command counts whether or not the bot was addressed; a bare command word
+only in a direct chat or when the bot was @-mentioned.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel
@@ -33,8 +36,9 @@ log = logging.getLogger(__name__)
 class BotServices:
     """The bot's implementation of ``plugins.Services``."""
 
-    def __init__(self, settings: Settings, registry: PluginRegistry, sender: Sender,
-                 engine: Any) -> None:
+    def __init__(
+        self, settings: Settings, registry: PluginRegistry, sender: Sender, engine: Any
+    ) -> None:
         self._settings = settings
         self._registry = registry
         self._sender = sender
@@ -74,27 +78,39 @@ class BotServices:
     async def reply(
         self,
         platform: str,
+        conversation_id: str,
         channel: ReplyChannel | None,
         message: str | OutgoingMessage,
         *,
         tenant_id: int | None = None,
         conversation_pk: int | None = None,
     ) -> None:
-        """Answer a conversation: its session webhook while valid, else the default robot."""
+        """Answer a conversation: its session webhook while valid, else the DingTalk group robot
+        configured for that very group. Never another group's robot: a private or another
+        team's answer must not land in the wrong chat."""
         outgoing = as_message(message)
         if channel is not None and session_usable(channel):
             await self._sender.send_to_session(
-                channel, outgoing, platform=platform, tenant_id=tenant_id,
+                channel,
+                outgoing,
+                platform=platform,
+                tenant_id=tenant_id,
                 conversation_pk=conversation_pk,
             )
             return
-        if "default" in self._settings.robot_configs():
+        robot = self._sender.robot_for_conversation(conversation_id)
+        if platform == "dingtalk" and robot is not None:
             await self._sender.send_to_robot(
-                self._sender.robot(None), outgoing, tenant_id=tenant_id,
-                conversation_pk=conversation_pk,
+                robot, outgoing, tenant_id=tenant_id, conversation_pk=conversation_pk
             )
             return
-        log.warning("no valid session webhook and no default robot: reply dropped")
+        log.warning("no usable reply channel for a %s conversation: reply not sent", platform)
+        await self._sender.record_undeliverable(
+            outgoing,
+            "no valid session webhook and no group robot configured for this conversation",
+            tenant_id=tenant_id,
+            conversation_pk=conversation_pk,
+        )
 
     async def reply_to_origin(
         self, origin: Mapping[str, Any], message: str | OutgoingMessage
@@ -103,20 +119,24 @@ class BotServices:
         url = origin.get("reply_url")
         expires = origin.get("reply_expires_at")
         channel = (
-            ReplyChannel(
-                url=url, expires_at=datetime.fromisoformat(expires) if expires else None
-            )
+            ReplyChannel(url=url, expires_at=datetime.fromisoformat(expires) if expires else None)
             if isinstance(url, str)
             else None
         )
-        await self.reply(str(origin.get("platform", "dingtalk")), channel, message)
+        await self.reply(
+            str(origin.get("platform", "dingtalk")),
+            str(origin.get("conversation_id", "")),
+            channel,
+            message,
+        )
 
 
 class _Conversation:
     """Reply plumbing shared by command and event contexts."""
 
-    def __init__(self, event: ChatEvent, stored: StoredEvent, services: BotServices,
-                 config: BaseModel | None) -> None:
+    def __init__(
+        self, event: ChatEvent, stored: StoredEvent, services: BotServices, config: BaseModel | None
+    ) -> None:
         self.event = event
         self.config = config
         self.services = services
@@ -129,16 +149,27 @@ class _Conversation:
             self._inline.set_result(outgoing)
             return
         await self.services.reply(
-            self.event.platform, self.event.reply_channel, outgoing,
-            tenant_id=self._stored.tenant_id, conversation_pk=self._stored.conversation_pk,
+            self.event.platform,
+            self.event.conversation_id,
+            self.event.reply_channel,
+            outgoing,
+            tenant_id=self._stored.tenant_id,
+            conversation_pk=self._stored.conversation_pk,
         )
 
 
 class CommandRun(_Conversation):
     """The ``CommandContext`` given to a command handler."""
 
-    def __init__(self, event: ChatEvent, stored: StoredEvent, services: BotServices,
-                 config: BaseModel | None, args: Mapping[str, Any], plugin: str) -> None:
+    def __init__(
+        self,
+        event: ChatEvent,
+        stored: StoredEvent,
+        services: BotServices,
+        config: BaseModel | None,
+        args: Mapping[str, Any],
+        plugin: str,
+    ) -> None:
         super().__init__(event, stored, services, config)
         self.args = args
         self._plugin = plugin
@@ -155,8 +186,7 @@ class EventRun(_Conversation):
 
 
 class Dispatcher:
-    def __init__(self, settings: Settings, registry: PluginRegistry,
-                 services: BotServices) -> None:
+    def __init__(self, settings: Settings, registry: PluginRegistry, services: BotServices) -> None:
         self._settings = settings
         self._registry = registry
         self._services = services
@@ -166,16 +196,16 @@ class Dispatcher:
         """Run hooks and the command (if any); returns the inline reply, if one came in time."""
         self._run_event_hooks(event, stored)
         call = split_command(event.text)
-        if call is None or not event.addressed_to_bot:
+        if call is None or not (call.explicit or event.addressed_to_bot):
             return None
         found = self._registry.command(call.word)
         if found is None:
-            if call.explicit:
+            if call.explicit and event.addressed_to_bot:
                 return TextMessage(
                     text=f"未知命令 /{call.word[:32]}，发送 /help 查看可用命令。\n"
                     f"Unknown command /{call.word[:32]}; send /help for the list."
                 )
-            return None  # an ordinary sentence addressed to the bot: stored only
+            return None  # an ordinary sentence, or a slash word nobody asked the bot about
         loaded, command = found
         try:
             args = parse_arguments(command, call.argument_text)
@@ -186,12 +216,16 @@ class Dispatcher:
         inline: asyncio.Future[OutgoingMessage] = loop.create_future()
         run._inline = inline
         task = self._spawn(self._guarded(run, f"/{command.name}", lambda: command.handler(run)))
-        await asyncio.wait(
-            {inline, task},
-            timeout=self._settings.inline_reply_timeout_s,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        run._inline = None
+        first: set[asyncio.Future[Any]] = {inline, task}
+        try:
+            await asyncio.wait(
+                first,
+                timeout=self._settings.inline_reply_timeout_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            # From here on (also when the webhook call was abandoned) replies go out by sender.
+            run._inline = None
         if inline.done():
             return inline.result()
         inline.cancel()
@@ -203,10 +237,10 @@ class Dispatcher:
                 if hook.msgtypes is not None and event.msgtype not in hook.msgtypes:
                     continue
                 run = EventRun(event, stored, self._services, loaded.config)
-                handler = hook.handler
                 self._spawn(
-                    self._guarded(run, f"{loaded.plugin.name} hook",
-                                  lambda h=handler, r=run: h(r), report=False)  # type: ignore[misc]
+                    self._guarded(
+                        run, f"{loaded.plugin.name} hook", partial(hook.handler, run), report=False
+                    )
                 )
 
     def _spawn(self, coroutine: Awaitable[None]) -> asyncio.Task[None]:
@@ -235,11 +269,11 @@ class Dispatcher:
             except Exception:
                 log.exception("could not report the failure of %s", label)
 
-    async def drain(self, timeout: float = 5.0) -> None:
-        """Wait for background handlers (at shutdown), cancelling what is left after timeout."""
+    async def drain(self, grace_s: float = 5.0) -> None:
+        """Wait for background handlers (at shutdown), cancelling what is left after grace_s."""
         if not self._background:
             return
-        _, pending = await asyncio.wait(set(self._background), timeout=timeout)
+        _, pending = await asyncio.wait(set(self._background), timeout=grace_s)
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)

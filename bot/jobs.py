@@ -9,6 +9,7 @@ jobs left ``running`` by a crash or restart are queued again, up to ``job_max_at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import threading
@@ -21,7 +22,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.errors import NotFoundError
@@ -97,7 +98,7 @@ class JobStore:
         with self._engine.begin() as conn:
             tenant_id = ensure_tenant(conn, tenant_key) if tenant_key else None
             conn.execute(
-                Job.__table__.insert().values(
+                insert(Job).values(
                     id=job_id,
                     tenant_id=tenant_id,
                     kind=kind,
@@ -152,9 +153,7 @@ class JobStore:
                 .values(stage=stage[:128], percent=percent, updated_at=utcnow())
             )
 
-    def finish(
-        self, job_id: str, *, result: Any = None, error: str | None = None
-    ) -> None:
+    def finish(self, job_id: str, *, result: Any = None, error: str | None = None) -> None:
         now = utcnow()
         values: dict[str, Any] = {"finished_at": now, "updated_at": now}
         if error is None:
@@ -187,7 +186,8 @@ class JobStore:
 
     def get(self, job_id: str, *, tenant_key: str | None = None) -> JobView:
         statement = (
-            select(Job, Tenant.key).outerjoin(Tenant, Job.tenant_id == Tenant.id)
+            select(Job, Tenant.key)
+            .outerjoin(Tenant, Job.tenant_id == Tenant.id)
             .where(Job.id == job_id)
         )
         if tenant_key is not None:
@@ -200,8 +200,10 @@ class JobStore:
 
     def list(self, *, state: str | None = None, limit: int = 50) -> Sequence[JobView]:
         statement = (
-            select(Job, Tenant.key).outerjoin(Tenant, Job.tenant_id == Tenant.id)
-            .order_by(Job.created_at.desc()).limit(limit)
+            select(Job, Tenant.key)
+            .outerjoin(Tenant, Job.tenant_id == Tenant.id)
+            .order_by(Job.created_at.desc())
+            .limit(limit)
         )
         if state is not None:
             statement = statement.where(Job.state == state)
@@ -211,7 +213,7 @@ class JobStore:
     def counts(self) -> dict[str, int]:
         with Session(self._engine) as session:
             rows = session.execute(select(Job.state, func.count()).group_by(Job.state)).all()
-        return {state: 0 for state in STATES} | {state: int(count) for state, count in rows}
+        return dict.fromkeys(STATES, 0) | {state: int(count) for state, count in rows}
 
 
 def _view(job: Job, tenant_key: str | None) -> JobView:
@@ -369,8 +371,9 @@ class JobRunner:
             self.store.recover_interrupted, self._max_attempts
         )
         if requeued or failed:
-            log.warning("after restart: %d interrupted job(s) requeued, %d failed", requeued,
-                        failed)
+            log.warning(
+                "after restart: %d interrupted job(s) requeued, %d failed", requeued, failed
+            )
         self._stopping = False
         self._workers = [
             asyncio.create_task(self._work(n), name=f"job-worker-{n}")
@@ -390,10 +393,10 @@ class JobRunner:
             job = await asyncio.to_thread(self.store.claim)
             if job is None:
                 self._wakeup.clear()
-                try:
+                # Woken at once by enqueue() in this process; the poll finds jobs that other
+                # processes (the CLI, a second server) queued.
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
-                except TimeoutError:
-                    pass
                 continue
             self._wakeup.set()  # there may be more: let an idle sibling look too
             await self._run(job)
@@ -444,8 +447,8 @@ class JobRunner:
         async with self.finished:
             self.finished.notify_all()
 
-    async def wait_for(self, job_id: str, timeout: float) -> JobView:
-        """Wait until a job has finished (succeeded or failed)."""
+    async def wait_for(self, job_id: str, timeout: float) -> JobView:  # noqa: ASYNC109
+        """Wait until a job has finished (succeeded or failed), at most ``timeout`` seconds."""
 
         async def finished() -> JobView:
             while True:

@@ -57,7 +57,9 @@ class PluginRegistry:
         """Load every plugin of the entry-point group (or the given entry points)."""
         if points is None:
             points = entry_points(group=ENTRY_POINT_GROUP)
-        for point in sorted(points, key=lambda p: p.name):
+        # officebot's own plugins first: a third-party plugin can add commands, never take one
+        # of the built-in ones over.
+        for point in sorted(points, key=lambda p: (not _is_builtin(p), p.name)):
             if point.name in self._settings.plugins_disabled:
                 log.info("plugin %s is disabled by OFFICEBOT_PLUGINS_DISABLED", point.name)
                 continue
@@ -79,7 +81,7 @@ class PluginRegistry:
         entry_name: str | None = None,
     ) -> LoadedPlugin | None:
         """Validate and register one plugin object; returns None when it was skipped."""
-        name = entry_name or getattr(candidate, "name", "?")
+        name = entry_name or str(getattr(candidate, "name", "?"))
         if not isinstance(candidate, Plugin):
             self._fail(name, source, f"expected a plugins.Plugin, got {type(candidate).__name__}")
             return None
@@ -168,3 +170,7 @@ class PluginRegistry:
             for loaded in self._loaded.values()
             for schedule in loaded.plugin.schedules
         ]
+
+
+def _is_builtin(point: EntryPoint) -> bool:
+    return point.dist is not None and point.dist.name == "officebot"

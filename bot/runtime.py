@@ -70,6 +70,9 @@ class Runtime:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await asyncio.to_thread(upgrade, self.engine)
         self.writer.start()
+        resumed = await self.sender.resume_queued()
+        if resumed:
+            log.warning("after restart: resending %d queued outbound message(s)", resumed)
         await self.jobs.start()
         if self.settings.scheduler_enabled:
             self.scheduler.start()  # APScheduler binds to the running loop here

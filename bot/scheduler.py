@@ -103,7 +103,7 @@ class SchedulerService:
                 replace_existing=True,
             )
         for job in self._scheduler.get_jobs():
-            plugin, name, key = _split(job.id)
+            plugin, _, key = _split(job.id)
             if key is None and job.id not in declared:
                 log.info("removing schedule %s: its plugin no longer declares it", job.id)
                 job.remove()
@@ -144,11 +144,25 @@ class SchedulerService:
         job.remove()
         return True
 
+    def run_now(self, job_id: str) -> None:
+        """Fire a stored schedule at once (its regular times stay as they are)."""
+        job = self._scheduler.get_job(job_id)
+        if job is None:
+            raise BadRequestError(f"no schedule with id {job_id!r}")
+        self._scheduler.add_job(
+            fire,
+            args=list(job.args),
+            id=f"{job_id}@now",
+            name=f"{job_id} (run now)",
+            replace_existing=True,
+        )
+
     def list(self) -> Sequence[ScheduleView]:
         return list_schedules(self._scheduler.get_jobs())
 
-    async def run(self, plugin: str, schedule: str, key: str | None,
-                  payload: Mapping[str, Any]) -> None:
+    async def run(
+        self, plugin: str, schedule: str, key: str | None, payload: Mapping[str, Any]
+    ) -> None:
         loaded = self._registry.get(plugin)
         if loaded is None:
             log.warning("schedule %s fired but plugin %s is not loaded", schedule, plugin)
@@ -157,8 +171,9 @@ class SchedulerService:
         if handler is None:
             log.warning("schedule %s fired but plugin %s no longer declares it", schedule, plugin)
             return
-        run = ScheduleRun(schedule_id(plugin, schedule, key), payload, loaded.config,
-                          self._services)
+        run = ScheduleRun(
+            schedule_id(plugin, schedule, key), payload, loaded.config, self._services
+        )
         try:
             await handler(run)
         except Exception:

@@ -11,10 +11,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, insert, select, update
 
 from bot.adapters.signing import dingtalk_sign
 from bot.errors import NotConfiguredError, OutboundNotAllowedError
@@ -32,6 +33,21 @@ from plugins.events import ReplyChannel
 from plugins.messages import OutgoingMessage, to_dingtalk
 
 log = logging.getLogger(__name__)
+
+
+class _RedactUrlQueries(logging.Filter):
+    """httpx logs every request's full URL at INFO; a robot URL carries its access token and
+    signature in the query, so the query is cut from those records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _redacted(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactUrlQueries())
 
 THROTTLED_ERRCODE = 130101
 SESSION_EXPIRY_MARGIN = timedelta(minutes=3)
@@ -55,31 +71,67 @@ class DeliveryResult:
     errmsg: str | None
 
 
+class _Slot:
+    """One request's place in a rate window; ``done_at`` is set once its response is in."""
+
+    __slots__ = ("done_at",)
+
+    def __init__(self, done_at: float | None = None) -> None:
+        self.done_at = done_at
+
+
 class RateWindow:
-    """At most ``limit`` events in any ``window`` seconds; ``acquire`` waits for a free slot."""
+    """At most ``limit`` requests in any ``window`` seconds, as the platform counts them.
+
+    The platform counts a request when it arrives, some time between our send and its answer.
+    So a slot is held while the request is in flight and ages from the moment the answer came
+    back: whatever the latency of each request, no ``limit + 1`` of them reach the platform
+    within one window. ``slot()`` waits for a free slot; callers are served first come, first
+    served.
+    """
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
         self._limit = limit
         self._window = window
         self._clock = clock
-        self._stamps: deque[float] = deque()
+        self._blocked_until = 0.0
+        self._slots: list[_Slot] = []
         self._lock = asyncio.Lock()
+        self._released = asyncio.Event()
 
-    async def acquire(self) -> None:
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Hold a slot around one request."""
+        taken = await self._acquire()
+        try:
+            yield
+        finally:
+            taken.done_at = self._clock()
+            self._released.set()
+
+    async def _acquire(self) -> _Slot:
         async with self._lock:  # FIFO: callers are served in the order they arrived
             while True:
                 now = self._clock()
-                while self._stamps and now - self._stamps[0] >= self._window:
-                    self._stamps.popleft()
-                if len(self._stamps) < self._limit:
-                    self._stamps.append(now)
-                    return
-                await asyncio.sleep(self._window - (now - self._stamps[0]))
+                if now < self._blocked_until:
+                    await asyncio.sleep(self._blocked_until - now)
+                    continue
+                self._slots = [
+                    s for s in self._slots if s.done_at is None or now - s.done_at < self._window
+                ]
+                if len(self._slots) < self._limit:
+                    taken = _Slot()
+                    self._slots.append(taken)
+                    return taken
+                finished = [s.done_at for s in self._slots if s.done_at is not None]
+                timeout = self._window - (now - min(finished)) if finished else None
+                self._released.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._released.wait(), timeout)
 
-    def penalize(self) -> None:
-        """The platform said we are throttled: treat the whole window as used from now."""
-        now = self._clock()
-        self._stamps = deque([now] * self._limit, maxlen=None)
+    def block_for(self, seconds: float) -> None:
+        """The platform said we are throttled: no request leaves for ``seconds``."""
+        self._blocked_until = max(self._blocked_until, self._clock() + seconds)
 
 
 class Sender:
@@ -99,8 +151,12 @@ class Sender:
         self._owns_client = client is None
         self._clock = clock
         self._windows: dict[str, RateWindow] = {}
+        self._resuming: set[asyncio.Task[DeliveryResult]] = set()
 
     async def close(self) -> None:
+        for task in self._resuming:
+            task.cancel()  # still 'queued' in the table: resumed at the next start
+        await asyncio.gather(*self._resuming, return_exceptions=True)
         if self._client is not None and self._owns_client:
             await self._client.aclose()
         self._client = None
@@ -118,6 +174,26 @@ class Sender:
         config = robots[key]
         return Robot(name=key, webhook=config.webhook, secret=config.secret)
 
+    def robot_for_conversation(self, conversation_id: str) -> Robot | None:
+        """The robot configured to post into this group, if any."""
+        for name, config in sorted(self._settings.robot_configs().items()):
+            if config.conversation_id == conversation_id:
+                return Robot(name=name, webhook=config.webhook, secret=config.secret)
+        return None
+
+    async def record_undeliverable(
+        self,
+        message: OutgoingMessage,
+        reason: str,
+        *,
+        tenant_id: int | None = None,
+        conversation_pk: int | None = None,
+    ) -> DeliveryResult:
+        """Record a message that had no way out, so an admin can see it was not sent."""
+        payload = to_dingtalk(message)
+        delivery_id = await self._record_queued("none", "-", payload, tenant_id, conversation_pk)
+        return await self._finish(delivery_id, False, 0, None, reason)
+
     async def send_to_robot(
         self,
         robot: Robot,
@@ -132,12 +208,55 @@ class Sender:
         delivery_id = await self._record_queued(
             "robot", robot.name, payload, tenant_id, conversation_pk
         )
-        window = self._windows.setdefault(
-            robot.webhook,
-            RateWindow(
-                self._settings.robot_rate_limit, self._settings.robot_rate_window_s, self._clock
-            ),
-        )
+        return await self._send_recorded_to_robot(delivery_id, robot, payload)
+
+    async def resume_queued(self) -> int:
+        """Send again what a crash or restart left queued; returns how many were resumed.
+
+        Robot deliveries are resent (the robot is looked up by name, its secret is never
+        stored). Session webhook URLs are not kept, so those are marked failed with the reason.
+        """
+
+        def load() -> list[tuple[int, str, str, dict[str, Any]]]:
+            with self._engine.begin() as conn:
+                conn.execute(
+                    update(Delivery)
+                    .where(Delivery.state == "queued", Delivery.channel != "robot")
+                    .values(
+                        state="failed",
+                        errmsg="interrupted by a restart before it was sent",
+                        finished_at=utcnow(),
+                    )
+                )
+                rows = conn.execute(
+                    select(Delivery.id, Delivery.channel, Delivery.target, Delivery.payload)
+                    .where(Delivery.state == "queued")
+                    .order_by(Delivery.id)
+                ).all()
+            return [(row[0], row[1], row[2], row[3]) for row in rows]
+
+        resumed = 0
+        for delivery_id, _, robot_name, payload in await asyncio.to_thread(load):
+            try:
+                robot = self.robot(robot_name)
+                self._check_allowed(robot.webhook)
+            except (NotConfiguredError, OutboundNotAllowedError) as exc:
+                await self._finish(delivery_id, False, 0, None, exc.message)
+                continue
+            task = asyncio.create_task(self._send_recorded_to_robot(delivery_id, robot, payload))
+            self._resuming.add(task)
+            task.add_done_callback(self._resuming.discard)
+            resumed += 1
+        return resumed
+
+    async def resumed(self) -> None:
+        """Wait until the deliveries resumed at start have finished."""
+        await asyncio.gather(*self._resuming, return_exceptions=True)
+
+    async def _send_recorded_to_robot(
+        self, delivery_id: int, robot: Robot, payload: dict[str, Any]
+    ) -> DeliveryResult:
+        window = self._window(robot.webhook)
 
         def signed_url() -> str:
             return _signed_robot_url(robot)
@@ -165,19 +284,33 @@ class Sender:
         )
         if not session_usable(channel):
             return await self._finish(delivery_id, False, 0, None, "session webhook expired")
-        window = self._windows.setdefault(
-            channel.url,
-            RateWindow(
-                self._settings.robot_rate_limit, self._settings.robot_rate_window_s, self._clock
-            ),
-        )
+        window = self._window(channel.url)
         return await self._deliver(delivery_id, lambda: channel.url, payload, window)
+
+    def _window(self, endpoint: str) -> RateWindow:
+        """One rate window per robot or session webhook, made on first use."""
+        window = self._windows.get(endpoint)
+        if window is None:
+            window = RateWindow(
+                self._settings.robot_rate_limit, self._settings.robot_rate_window_s, self._clock
+            )
+            self._windows[endpoint] = window
+        return window
 
     def _check_allowed(self, url: str) -> None:
         if not self._settings.is_allowed_outbound(url):
             host = urlsplit(url).hostname or url[:40]
             raise OutboundNotAllowedError(
                 f"outbound host {host!r} is not allowed; add it to OFFICEBOT_OUTBOUND_ALLOWED_HOSTS"
+            )
+        parts = urlsplit(url)
+        try:
+            valid_port = parts.port != 0
+        except ValueError:  # out of range or not a number
+            valid_port = False
+        if parts.scheme.lower() not in ("http", "https") or not valid_port:
+            raise OutboundNotAllowedError(
+                f"outbound URL for {parts.hostname!r} must be http(s) with a valid port"
             )
 
     async def _deliver(
@@ -193,24 +326,33 @@ class Sender:
         errcode: int | None = None
         errmsg: str | None = None
         while True:
-            await window.acquire()
             attempts += 1
             retryable = False
             try:
-                response = await client.post(url_factory(), json=payload)
+                async with window.slot():
+                    response = await client.post(url_factory(), json=payload)
             except httpx.TransportError as exc:
                 errcode, errmsg, retryable = None, f"network error: {type(exc).__name__}", True
+            except Exception as exc:  # never leave a delivery 'queued' behind
+                log.exception("delivery %s: unexpected error", delivery_id)
+                errcode, errmsg = None, f"error: {type(exc).__name__}"
             else:
                 errcode, errmsg = _errcode(response)
                 if response.status_code >= 500:
                     retryable = True
                     errmsg = f"HTTP {response.status_code}" + (f": {errmsg}" if errmsg else "")
+                elif response.status_code == 429:
+                    retryable = True
+                    errmsg = "HTTP 429" + (f": {errmsg}" if errmsg else "")
+                    window.block_for(_retry_after(response, self._settings.robot_rate_window_s))
                 elif response.status_code >= 400:
                     errmsg = f"HTTP {response.status_code}" + (f": {errmsg}" if errmsg else "")
                 elif errcode in (None, 0):
                     return await self._finish(delivery_id, True, attempts, 0, "ok")
                 elif errcode == THROTTLED_ERRCODE:
-                    window.penalize()
+                    # DingTalk throttles a robot that exceeded its rate for a while (ten
+                    # minutes): wait that out instead of dropping the message.
+                    window.block_for(self._settings.robot_throttle_penalty_s)
                     retryable = True
             if not retryable or attempts > retries:
                 log.warning(
@@ -320,3 +462,11 @@ def _errcode(response: httpx.Response) -> tuple[int | None, str | None]:
         code if isinstance(code, int) else None,
         message[:500] if isinstance(message, str) else None,
     )
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    """Seconds from a Retry-After header (capped at ten minutes), else ``default``."""
+    try:
+        return min(max(float(response.headers.get("retry-after", "")), 0.0), 600.0)
+    except ValueError:
+        return default

@@ -18,6 +18,7 @@ from bot.errors import ConfigError
 
 Environment = Literal["development", "test", "production"]
 Platform = Literal["dingtalk", "generic"]
+ALL_PLATFORMS: tuple[Platform, ...] = ("dingtalk", "generic")
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changethis", "changeme", "change-me", "secret", "password", "xxx", "todo", "test"}
@@ -27,10 +28,13 @@ DEFAULT_ALLOWED_HOSTS = ("oapi.dingtalk.com", "api.dingtalk.com")
 
 
 class RobotSettings(BaseModel):
-    """One extra group robot: OFFICEBOT_ROBOTS__<NAME>__WEBHOOK and __SECRET."""
+    """One extra group robot: OFFICEBOT_ROBOTS__<NAME>__WEBHOOK, __SECRET, __CONVERSATION_ID."""
 
     webhook: str
     secret: SecretStr | None = None
+    conversation_id: str | None = None
+    """The DingTalk conversation (group) the robot posts into: replies to that group fall back
+    to this robot when the group's session webhook has expired."""
 
 
 def is_placeholder(secret: SecretStr | None) -> bool:
@@ -49,24 +53,42 @@ class Settings(BaseSettings):
         extra="ignore",
     )
 
-    environment: Environment = "development"
-    data_dir: Path = Path("data")
+    environment: Environment = Field(
+        default="development",
+        description="development runs without secrets (unconfigured webhooks answer 503); test and "
+        "production refuse to start with a missing or placeholder secret.",
+    )
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="SQLite database and artifacts (relative to the working dir).",
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; default: SQLite in WAL mode under data_dir."
     )
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=1, le=65535)
+    host: str = Field(default="127.0.0.1", description="Address `officebot serve` binds to.")
+    port: int = Field(
+        default=8080, ge=1, le=65535, description="Port `officebot serve` listens on."
+    )
     public_base_url: str | None = Field(
         default=None, description="Where users reach this server; used for links in replies."
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the server and the CLI."
+    )
 
-    webhooks: list[Platform] = Field(default_factory=lambda: ["dingtalk", "generic"])
-    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    webhooks: list[Platform] = Field(
+        default_factory=lambda: list(ALL_PLATFORMS),
+        description="Inbound webhooks to serve; each needs its secret outside development.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest webhook body accepted (413 beyond)."
+    )
     dingtalk_app_secret: SecretStr | None = Field(
         default=None, description="AppSecret of the DingTalk robot that calls /webhooks/dingtalk."
     )
-    dingtalk_signature_window_s: int = Field(default=3600, ge=1)
+    dingtalk_signature_window_s: int = Field(
+        default=3600, ge=1, description="Max. distance of a DingTalk callback's timestamp from now."
+    )
     dingtalk_robot_webhook: str | None = Field(
         default=None,
         description="Default group robot URL (https://oapi.dingtalk.com/robot/send?access_token=..).",
@@ -74,31 +96,74 @@ class Settings(BaseSettings):
     dingtalk_robot_secret: SecretStr | None = Field(
         default=None, description="The group robot's signing secret (starts with SEC)."
     )
+    dingtalk_robot_conversation_id: str | None = Field(
+        default=None,
+        description="conversationId of the default robot's group: late replies to that group "
+        "go through the robot once its session webhook has expired.",
+    )
     robots: dict[str, RobotSettings] = Field(
         default_factory=dict, description="More group robots by name, beside the default one."
     )
-    generic_webhook_secret: SecretStr | None = None
+    generic_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC key that signs calls to /webhooks/generic."
+    )
     api_token: SecretStr | None = Field(
         default=None, description="Bearer token for /api/*; required outside development."
     )
-    generic_signature_window_s: int = Field(default=300, ge=1)
-    inline_reply_timeout_s: float = Field(default=2.5, gt=0)
+    generic_signature_window_s: int = Field(
+        default=300, ge=1, description="Max. distance of X-Officebot-Timestamp from now."
+    )
+    inline_reply_timeout_s: float = Field(
+        default=2.5,
+        gt=0,
+        description="A reply ready within this time goes in the webhook response; later ones are "
+        "pushed through the session webhook or the default robot.",
+    )
 
-    worker_concurrency: int = Field(default=2, ge=1, le=64)
-    job_poll_interval_s: float = Field(default=2.0, gt=0)
-    job_max_attempts: int = Field(default=3, ge=1)
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Jobs the in-process worker runs at once."
+    )
+    job_poll_interval_s: float = Field(
+        default=2.0, gt=0, description="How often idle workers look for queued jobs."
+    )
+    job_max_attempts: int = Field(
+        default=3, ge=1, description="Starts a job gets when restarts interrupt it, then it fails."
+    )
 
-    outbound_allowed_hosts: list[str] = Field(default_factory=lambda: list(DEFAULT_ALLOWED_HOSTS))
-    outbound_timeout_s: float = Field(default=10.0, gt=0)
-    outbound_max_retries: int = Field(default=5, ge=0)
-    outbound_backoff_s: float = Field(default=1.0, ge=0)
+    outbound_allowed_hosts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ALLOWED_HOSTS),
+        description="The only hosts outbound messages may be sent to.",
+    )
+    outbound_timeout_s: float = Field(
+        default=10.0, gt=0, description="Timeout of one outbound HTTP request."
+    )
+    outbound_max_retries: int = Field(
+        default=5, ge=0, description="Retries after a network error or a 5xx answer."
+    )
+    outbound_backoff_s: float = Field(
+        default=1.0, ge=0, description="First retry delay; it doubles with each retry."
+    )
     robot_rate_limit: int = Field(default=20, ge=1, description="Messages per window per robot.")
-    robot_rate_window_s: float = Field(default=60.0, gt=0)
+    robot_rate_window_s: float = Field(
+        default=60.0, gt=0, description="Window of OFFICEBOT_ROBOT_RATE_LIMIT, in seconds."
+    )
+    robot_throttle_penalty_s: float = Field(
+        default=600.0,
+        ge=0,
+        description="How long to hold a robot's queue after DingTalk says it is throttled "
+        "(errcode 130101).",
+    )
 
-    scheduler_enabled: bool = True
-    timezone: str = "Asia/Shanghai"
+    scheduler_enabled: bool = Field(
+        default=True, description="Run plugin schedules (digests, reminders) in this process."
+    )
+    timezone: str = Field(
+        default="Asia/Shanghai", description="Timezone of cron schedules (IANA name)."
+    )
 
-    plugins_disabled: list[str] = Field(default_factory=list)
+    plugins_disabled: list[str] = Field(
+        default_factory=list, description="Entry-point names of plugins not to load."
+    )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="Per-plugin settings: OFFICEBOT_PLUGINS__<PLUGIN>__<KEY>=value.",
@@ -152,7 +217,9 @@ class Settings(BaseSettings):
         configs = {name.lower(): robot for name, robot in self.robots.items()}
         if self.dingtalk_robot_webhook:
             configs["default"] = RobotSettings(
-                webhook=self.dingtalk_robot_webhook, secret=self.dingtalk_robot_secret
+                webhook=self.dingtalk_robot_webhook,
+                secret=self.dingtalk_robot_secret,
+                conversation_id=self.dingtalk_robot_conversation_id,
             )
         return configs
 
@@ -173,8 +240,12 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
+        details = "; ".join(f"{_variable_name(err['loc'])}: {err['msg']}" for err in exc.errors())
         raise ConfigError(f"invalid configuration: {details}") from None
+
+
+def _variable_name(location: tuple[int | str, ...]) -> str:
+    """The environment variable behind a validation error's location, e.g. OFFICEBOT_PORT."""
+    if not location:
+        return "settings"
+    return "OFFICEBOT_" + "__".join(str(part).upper() for part in location)

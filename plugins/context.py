@@ -92,10 +92,17 @@ class ScheduleControl(Protocol):
 class CommandContext(Protocol):
     """Given to a command handler."""
 
-    event: ChatEvent
-    args: Mapping[str, Any]
-    config: BaseModel | None
-    services: Services
+    @property
+    def event(self) -> ChatEvent: ...
+
+    @property
+    def args(self) -> Mapping[str, Any]: ...
+
+    @property
+    def config(self) -> BaseModel | None: ...
+
+    @property
+    def services(self) -> Services: ...
 
     @property
     def schedules(self) -> ScheduleControl:
@@ -110,9 +117,14 @@ class CommandContext(Protocol):
 class EventContext(Protocol):
     """Given to an event hook, for every stored chat message."""
 
-    event: ChatEvent
-    config: BaseModel | None
-    services: Services
+    @property
+    def event(self) -> ChatEvent: ...
+
+    @property
+    def config(self) -> BaseModel | None: ...
+
+    @property
+    def services(self) -> Services: ...
 
     async def reply(self, message: str | OutgoingMessage) -> None:
         """Answer in the conversation the event came from."""
@@ -122,20 +134,36 @@ class EventContext(Protocol):
 class ScheduleContext(Protocol):
     """Given to a scheduled handler each time its schedule fires."""
 
-    schedule_id: str
-    payload: Mapping[str, Any]
-    config: BaseModel | None
-    services: Services
+    @property
+    def schedule_id(self) -> str: ...
+
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+    @property
+    def config(self) -> BaseModel | None: ...
+
+    @property
+    def services(self) -> Services: ...
 
 
 class JobContext(Protocol):
     """Given to a job handler. ``progress`` is safe to call from worker threads."""
 
-    job_id: str
-    kind: str
-    tenant_key: str | None
-    payload: Mapping[str, Any]
-    config: BaseModel | None
+    @property
+    def job_id(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def tenant_key(self) -> str | None: ...
+
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
+
+    @property
+    def config(self) -> BaseModel | None: ...
 
     def progress(self, stage: str, percent: float) -> None:
         """Report the current stage and overall percent (0-100)."""

@@ -68,7 +68,7 @@ def as_message(reply: str | OutgoingMessage) -> OutgoingMessage:
 
 
 def to_dingtalk(message: OutgoingMessage) -> dict[str, Any]:
-    """Render a message as DingTalk robot JSON (group robot webhook, sessionWebhook, inline reply)."""
+    """Render as DingTalk robot JSON (group robot webhook, sessionWebhook, inline reply)."""
     body: dict[str, Any]
     if isinstance(message, TextMessage):
         body = {"msgtype": "text", "text": {"content": message.text}}

@@ -41,6 +41,10 @@ async def receive(platform: str, request: Request, runtime: RuntimeDep) -> Respo
         raise NotFoundError(f"no webhook for platform {platform!r}; available: {known}")
     adapter = runtime.adapters[platform]
     if adapter is None:
+        if platform not in runtime.settings.webhooks:
+            raise NotConfiguredError(
+                f"the {platform} webhook is disabled: add {platform!r} to OFFICEBOT_WEBHOOKS"
+            )
         setting = f"OFFICEBOT_{platform.upper()}_" + (
             "APP_SECRET" if platform == "dingtalk" else "WEBHOOK_SECRET"
         )

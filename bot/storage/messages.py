@@ -9,14 +9,15 @@ message is durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, Insert, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -56,6 +57,7 @@ class MessageWriter:
         self._thread: threading.Thread | None = None
         self._tenants: dict[str, int] = {}
         self._conversations: dict[tuple[int, str, str], int] = {}
+        self._message_statement: Insert | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -100,7 +102,7 @@ class MessageWriter:
     def _write(self, batch: list[_Pending]) -> None:
         try:
             with self._engine.begin() as conn:
-                results = [self._insert(conn, pending.event) for pending in batch]
+                results = self._insert(conn, [pending.event for pending in batch])
         except Exception:
             # Reset caches (ids may belong to a rolled-back transaction), then isolate the culprit
             # so one bad event never costs the others their storage.
@@ -116,40 +118,65 @@ class MessageWriter:
         for pending, result in zip(batch, results, strict=True):
             _resolve(pending, result, None)
 
-    def _insert(self, conn: Connection, event: ChatEvent) -> StoredEvent:
-        tenant_id = self._tenant_id(conn, event.tenant_key)
-        conversation_pk = self._conversation_id(conn, tenant_id, event)
-        values: dict[str, Any] = {
-            "tenant_id": tenant_id,
-            "conversation_id": conversation_pk,
-            "external_id": event.message_id,
-            "msgtype": event.msgtype,
-            "sender_id": event.sender_id,
-            "sender_name": event.sender_name,
-            "text": event.text,
-            "mentions": [m.model_dump(exclude_none=True) for m in event.mentions],
-            "attachments": [a.model_dump(exclude_none=True) for a in event.attachments],
-            "reply_to": event.reply_to,
-            "sent_at": event.sent_at,
-            "received_at": utcnow(),
-            "raw": event.raw,
-        }
-        statement = (
-            _insert_for(conn)(Message)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=["conversation_id", "external_id"])
-            .returning(Message.id)
-        )
-        new_id = conn.execute(statement).scalar()
-        if new_id is not None:
-            return StoredEvent(new_id, tenant_id, conversation_pk, duplicate=False)
-        existing = conn.execute(
-            select(Message.id).where(
-                Message.conversation_id == conversation_pk,
-                Message.external_id == event.message_id,
+    def _insert(self, conn: Connection, events: list[ChatEvent]) -> list[StoredEvent]:
+        """Insert a batch with one multi-row statement; the rows it skips are duplicates."""
+        received_at = utcnow()
+        places: list[tuple[int, int]] = []
+        rows: list[dict[str, Any]] = []
+        for event in events:
+            tenant_id = self._tenant_id(conn, event.tenant_key)
+            conversation_pk = self._conversation_id(conn, tenant_id, event)
+            places.append((tenant_id, conversation_pk))
+            rows.append(
+                {
+                    "tenant_id": tenant_id,
+                    "conversation_id": conversation_pk,
+                    "external_id": event.message_id,
+                    "msgtype": event.msgtype,
+                    "sender_id": event.sender_id,
+                    "sender_name": event.sender_name,
+                    "text": event.text,
+                    "mentions": [m.model_dump(exclude_none=True) for m in event.mentions],
+                    "attachments": [a.model_dump(exclude_none=True) for a in event.attachments],
+                    "reply_to": event.reply_to,
+                    "sent_at": event.sent_at,
+                    "received_at": received_at,
+                    "raw": event.raw,
+                }
             )
-        ).scalar_one()
-        return StoredEvent(existing, tenant_id, conversation_pk, duplicate=True)
+        # RETURNING names each new row by its key: rows skipped by ON CONFLICT are simply absent.
+        inserted = {
+            (conversation_pk, external_id): message_pk
+            for message_pk, conversation_pk, external_id in conn.execute(
+                self._message_insert(conn), rows
+            )
+        }
+        results = []
+        for event, (tenant_id, conversation_pk) in zip(events, places, strict=True):
+            # pop: a second copy of the same message within this batch is a duplicate too.
+            new_pk = inserted.pop((conversation_pk, event.message_id), None)
+            if new_pk is not None:
+                results.append(StoredEvent(new_pk, tenant_id, conversation_pk, duplicate=False))
+                continue
+            existing = conn.execute(
+                select(Message.id).where(
+                    Message.conversation_id == conversation_pk,
+                    Message.external_id == event.message_id,
+                )
+            ).scalar_one()
+            results.append(StoredEvent(existing, tenant_id, conversation_pk, duplicate=True))
+        return results
+
+    def _message_insert(self, conn: Connection) -> Insert:
+        """Built once: re-executing one statement object skips SQLAlchemy's per-call compiling."""
+        if self._message_statement is None:
+            messages = cast(Table, Message.__table__)
+            self._message_statement = (
+                _insert_for(conn)(messages)
+                .on_conflict_do_nothing(index_elements=["conversation_id", "external_id"])
+                .returning(messages.c.id, messages.c.conversation_id, messages.c.external_id)
+            )
+        return self._message_statement
 
     def _tenant_id(self, conn: Connection, key: str) -> int:
         cached = self._tenants.get(key)
@@ -212,10 +239,8 @@ def _resolve(pending: _Pending, result: StoredEvent | None, error: Exception | N
             assert result is not None
             pending.future.set_result(result)
 
-    try:
+    with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
         pending.loop.call_soon_threadsafe(settle)
-    except RuntimeError:
-        pass  # the caller's loop is closed; nobody is waiting any more
 
 
 def recent_messages(

@@ -1,4 +1,4 @@
-"""Tables. Every row that belongs to a tenant carries ``tenant_id`` and every query filters on it."""
+"""Tables. A row that belongs to a tenant carries ``tenant_id``, and queries filter on it."""
 
 from __future__ import annotations
 
