@@ -18,7 +18,7 @@ from bot.app import create_app
 from bot.registry import PluginRegistry
 from bot.runtime import Runtime
 from bot.settings import Settings
-from tests.support.fake_dingtalk import FakeDingTalk
+from tests.support.fake_dingtalk import Arrivals, FakeDingTalk
 from tests.support.live_server import LiveServer
 
 APP_SECRET = "app-secret-for-tests-0123456789"
@@ -44,6 +44,21 @@ def fake_dingtalk() -> Iterator[FakeDingTalk]:
     fake = FakeDingTalk().start()
     yield fake
     fake.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_fake() -> Iterator[FakeDingTalk]:
+    """One fake DingTalk for a whole module, for modules that start one server for all tests;
+    such a module overrides ``fake_dingtalk`` to return it and reads only its own requests
+    (``Arrivals``)."""
+    fake = FakeDingTalk().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def arrivals(fake_dingtalk: FakeDingTalk) -> Arrivals:
+    return Arrivals(fake_dingtalk)
 
 
 @pytest.fixture
@@ -125,8 +140,9 @@ def signed_headers(secret: str = APP_SECRET, timestamp_ms: int | None = None) ->
 
 def post_dingtalk(server: LiveServer, body: dict[str, Any], **kwargs: Any) -> httpx.Response:
     headers = kwargs.pop("headers", None) or signed_headers()
-    return httpx.post(f"{server.url}/webhooks/dingtalk", json=body, headers=headers, timeout=30,
-                      **kwargs)
+    return httpx.post(
+        f"{server.url}/webhooks/dingtalk", json=body, headers=headers, timeout=30, **kwargs
+    )
 
 
 @pytest.fixture
@@ -144,9 +160,7 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc.orig}")
-    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(
-        hide_password=False
-    )
+    url = sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     yield url
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

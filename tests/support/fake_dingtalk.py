@@ -32,6 +32,7 @@ class Scripted:
     status: int = 200
     body: Any = field(default_factory=lambda: {"errcode": 0, "errmsg": "ok"})
     drop: bool = False  # close the connection without answering (a network error)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class FakeDingTalk:
@@ -72,6 +73,8 @@ class FakeDingTalk:
                 self.send_response(scripted.status)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(payload)))
+                for name, value in scripted.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 
@@ -80,7 +83,9 @@ class FakeDingTalk:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -113,3 +118,18 @@ class FakeDingTalk:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class Arrivals:
+    """The requests a (shared) fake received since a test began."""
+
+    def __init__(self, fake: FakeDingTalk) -> None:
+        self._fake = fake
+        self._start = len(fake.requests)
+
+    def wait_for(self, count: int) -> list[Recorded]:
+        return self._fake.wait_for(self._start + count)[self._start :]
+
+    @property
+    def received(self) -> list[Recorded]:
+        return self._fake.requests[self._start :]

@@ -9,28 +9,38 @@ from typing import Any
 import uvicorn
 
 
+class _SignallingServer(uvicorn.Server):
+    """Sets ``ready`` once startup has finished (successfully or not)."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+
+    async def startup(self, sockets: Any = None) -> None:
+        try:
+            await super().startup(sockets)
+        finally:
+            self.ready.set()
+
+
 class LiveServer:
     def __init__(self, app: Any) -> None:
         self.config = uvicorn.Config(
             app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", access_log=False
         )
-        self.server = uvicorn.Server(self.config)
+        self.server = _SignallingServer(self.config)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._ready = threading.Event()
+        self._ready = self.server.ready
 
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self._serve())
-        self.loop.close()
-
-    async def _serve(self) -> None:
-        serving = asyncio.ensure_future(self.server.serve())
-        while not self.server.started and not serving.done():
-            await asyncio.sleep(0.01)
-        self._ready.set()
-        await serving
+        try:
+            self.loop.run_until_complete(self.server.serve())
+        finally:
+            self._ready.set()  # a failed startup exits serve() early
+            self.loop.close()
 
     def start(self) -> LiveServer:
         self._thread.start()
