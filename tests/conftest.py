@@ -18,6 +18,9 @@ from bot.app import create_app
 from bot.registry import PluginRegistry
 from bot.runtime import Runtime
 from bot.settings import Settings
+from llm.config import LLMSettings
+from llm.factory import create_llm
+from llm.service import LLM
 from tests.support.fake_dingtalk import Arrivals, FakeDingTalk
 from tests.support.live_server import LiveServer
 
@@ -62,7 +65,9 @@ def arrivals(fake_dingtalk: FakeDingTalk) -> Arrivals:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, fake_dingtalk: FakeDingTalk) -> Callable[..., Settings]:
+def make_settings(
+    tmp_path: Path, fake_dingtalk: FakeDingTalk, model_cache: Path
+) -> Callable[..., Settings]:
     def build(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "environment": "test",
@@ -75,6 +80,8 @@ def make_settings(tmp_path: Path, fake_dingtalk: FakeDingTalk) -> Callable[..., 
             "outbound_allowed_hosts": ["127.0.0.1"],
             "outbound_backoff_s": 0.01,
             "job_poll_interval_s": 0.2,
+            # The fast model, assembled once per session; loaded only by tests that use it.
+            "llm": {"warm_up": False, "model": "qwen2.5-coder-0.5b", "cache_dir": model_cache},
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -143,6 +150,23 @@ def post_dingtalk(server: LiveServer, body: dict[str, Any], **kwargs: Any) -> ht
     return httpx.post(
         f"{server.url}/webhooks/dingtalk", json=body, headers=headers, timeout=30, **kwargs
     )
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Weights assembled once per test session (the 0.5B model: ~1 s, plus its tokenizer)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def small_llm(model_cache: Path) -> Iterator[LLM]:
+    """The real Qwen2.5-Coder-0.5B through llama.cpp: the fast model, for focused tests."""
+    settings = LLMSettings(
+        model="qwen2.5-coder-0.5b", cache_dir=model_cache, context_tokens=4096, warm_up=False
+    )
+    model = create_llm(settings, data_dir=model_cache)
+    yield model
+    model.close()
 
 
 @pytest.fixture
