@@ -389,6 +389,62 @@ def llm_verify() -> None:
     console.print(f"{spec.name}: {path} matches sha256 {spec.sha256[:16]}...")
 
 
+@llm_app.command("bench")
+def llm_bench(
+    repeat: Annotated[int, typer.Option(min=1, max=50, help="Repetitions per prompt.")] = 3,
+    max_tokens: Annotated[int, typer.Option(min=8, max=1024, help="Tokens per answer.")] = 96,
+) -> None:
+    """Measure the configured model: prompt and generation tokens/s on fixed zh/en prompts.
+
+    bench/llm.py compares the backends (and direct xllamacpp) in one run.
+    """
+    from llm.benchmark import measure, standard_prompts, summarise
+    from llm.errors import LLMError
+
+    settings = _guard(_settings)
+    model = _llm(settings)
+    _load_with_progress(model)
+    prompts = standard_prompts(max_tokens)
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            console=console,
+        ) as progress:
+            task = progress.add_task("measuring", total=repeat * len(prompts))
+            results = []
+            for _ in range(repeat):
+                results += measure(model, prompts, 1)
+                progress.advance(task, len(prompts))
+    except LLMError as exc:
+        raise _fail(exc.message) from None
+    finally:
+        model.close()
+    table = Table(title=f"{model.stats().backend} · {model.stats().model} (medians)")
+    for column in (
+        "prompt",
+        "runs",
+        "wall s",
+        "prompt tok",
+        "prompt tok/s",
+        "gen tok",
+        "gen tok/s",
+    ):
+        table.add_column(column)
+    for row in summarise(results):
+        table.add_row(
+            row.prompt,
+            str(row.runs),
+            f"{row.wall_seconds:.2f}",
+            str(row.prompt_tokens),
+            f"{row.prompt_tokens_per_second:.1f}",
+            str(row.completion_tokens),
+            f"{row.generation_tokens_per_second:.1f}",
+        )
+    console.print(table)
+
+
 def main() -> None:
     try:
         app()

@@ -360,7 +360,7 @@ class LLM:
         recent = list(self._recent)
         generated = sum(c.usage.completion_tokens for c in recent)
         generating = sum(c.generation_seconds for c in recent)
-        prompted = sum(c.usage.prompt_tokens for c in recent)
+        prompted = sum(c.usage.evaluated_prompt_tokens for c in recent)
         prompting = sum(c.prompt_seconds for c in recent)
         backend = self._backend
         names = (backend.name, backend.model_name) if backend else (self._describe or (None, None))

@@ -60,6 +60,12 @@ class GenerationOptions:
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    """Prompt tokens reused from the previous request instead of being processed again."""
+
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.cached_prompt_tokens
 
 
 FinishReason = Literal["stop", "length", "cancelled"]
@@ -88,4 +94,4 @@ class Completion:
     def prompt_tokens_per_second(self) -> float:
         if self.prompt_seconds <= 0:
             return 0.0
-        return self.usage.prompt_tokens / self.prompt_seconds
+        return self.usage.evaluated_prompt_tokens / self.prompt_seconds

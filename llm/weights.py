@@ -193,6 +193,7 @@ def _assemble(spec: ModelSpec, target: Path, progress: Progress | None) -> Path:
                             progress("assembling weights", 100 * done / total)
             out.flush()
             os.fsync(out.fileno())
+            os.fchmod(out.fileno(), 0o644)  # mkstemp makes it owner-only; the service may not be
         actual = digest.hexdigest()
         if actual != spec.sha256:
             raise WeightsCorruptError(

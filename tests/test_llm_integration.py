@@ -102,3 +102,11 @@ def test_cli_verify_checks_the_weights(model_cache: Path) -> None:
     result = run_cli("verify", model_cache=model_cache)
     assert result.returncode == 0, result.stderr
     assert "matches sha256 1d9614638d18024d" in result.stdout
+
+
+@pytest.mark.slow
+def test_cli_bench_reports_tokens_per_second(model_cache: Path) -> None:
+    result = run_cli("bench", "--repeat", "1", "--max-tokens", "8", model_cache=model_cache)
+    assert result.returncode == 0, result.stderr
+    assert "gen tok/s" in result.stdout
+    assert "qwen2.5-coder-0.5b" in result.stdout

@@ -56,6 +56,9 @@ class LlamaCppBackend:
         params.n_parallel = 1
         params.verbosity = 0
         params.warmup = False
+        # llama.cpp keeps a RAM cache of past prompts (up to 8 GiB by default) that grows with
+        # every new long prompt; the slot's own prompt cache is enough for one sequence.
+        params.cache_ram_mib = 0
         count = threads or os.cpu_count() or 1
         params.cpuparams.n_threads = count
         params.cpuparams_batch.n_threads = count
@@ -172,7 +175,12 @@ class LlamaCppBackend:
 
     def _usage(self, usage: Any, messages: Sequence[Message], text: str) -> Usage:
         if isinstance(usage, dict):
-            return Usage(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+            details = usage.get("prompt_tokens_details") or {}
+            return Usage(
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+                cached_prompt_tokens=int(details.get("cached_tokens", 0) or 0),
+            )
         # Stopped early: the server sent no usage; count what we have.
         prompt = sum(self.count_tokens(m.content) for m in messages)
         return Usage(prompt, self.count_tokens(text))
