@@ -1,22 +1,18 @@
-"""Building the shared model from settings, once per process."""
+"""Building the shared model from settings (the bot's runtime makes one per process)."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from llm.config import LLMSettings
 from llm.errors import LLMError
-from llm.service import LLM
+from llm.service import LLM, BackendFactory
 from llm.weights import ensure_weights, model_spec
 
 if TYPE_CHECKING:
     from llm.backends.base import Backend
-
-_shared: dict[tuple[str, ...], LLM] = {}
-_shared_lock = threading.Lock()
 
 
 def model_cache_dir(settings: LLMSettings, data_dir: Path) -> Path:
@@ -25,7 +21,7 @@ def model_cache_dir(settings: LLMSettings, data_dir: Path) -> Path:
 
 def backend_factory(
     settings: LLMSettings, *, data_dir: Path, allowed_hosts: list[str] | None = None
-) -> tuple[str, str, object]:
+) -> tuple[str, str, BackendFactory]:
     """(backend name, model name, a callable that loads the backend)."""
     if settings.backend == "openai":
         if not settings.openai_base_url or not settings.openai_model:
@@ -82,21 +78,8 @@ def create_llm(
     """A new model service (not loaded until first used)."""
     backend, model, load = backend_factory(settings, data_dir=data_dir, allowed_hosts=allowed_hosts)
     return LLM(
-        load,  # type: ignore[arg-type]
+        load,
         timeout=settings.request_timeout_s,
         max_output_tokens=settings.max_output_tokens,
         describe=(backend, model),
     )
-
-
-def shared_llm(
-    settings: LLMSettings, *, data_dir: Path, allowed_hosts: list[str] | None = None
-) -> LLM:
-    """The process's one model for these settings: every caller shares it (and its queue)."""
-    key = (settings.model_dump_json(), str(data_dir))
-    with _shared_lock:
-        existing = _shared.get(key)
-        if existing is None:
-            existing = create_llm(settings, data_dir=data_dir, allowed_hosts=allowed_hosts)
-            _shared[key] = existing
-        return existing

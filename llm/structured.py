@@ -16,7 +16,7 @@ import asyncio
 import copy
 import json
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -104,14 +104,24 @@ def _errors_text(error: ValidationError | ValueError) -> str:
     return f"- {error}"
 
 
-class _Attempts:
+class _Attempts(Generic[T]):
     """The conversation of one structured request and its retries."""
 
     def __init__(
-        self, llm: LLM, messages: Sequence[Message], model: type[BaseModel], retries: int
+        self,
+        llm: LLM,
+        messages: Sequence[Message],
+        model: type[T],
+        retries: int,
+        options: GenerationOptions | None,
+        priority: Priority,
+        timeout: float | None,
     ) -> None:
         self.model = model
         self.retries = retries
+        self._options = options or GenerationOptions(temperature=0.0)
+        self._priority = priority
+        self._timeout = timeout
         self.schema = bounded_schema(model)
         self.constrained = llm.supports_json_schema
         self.lang = detect_language(" ".join(m.content for m in messages if m.role == "user"))
@@ -123,7 +133,16 @@ class _Attempts:
             )
         self.last_error: ValidationError | ValueError | None = None
 
-    def parse(self, completion: Completion) -> BaseModel | None:
+    def request(self) -> dict[str, Any]:
+        """The arguments of the next attempt's ``complete`` call."""
+        return {
+            "options": self._options,
+            "json_schema": self.schema if self.constrained else None,
+            "priority": self._priority,
+            "timeout": self._timeout,
+        }
+
+    def parse(self, completion: Completion) -> T | None:
         try:
             return self.model.model_validate_json(extract_json(completion.text))
         except ValidationError as exc:
@@ -158,18 +177,13 @@ async def structured(
 ) -> T:
     """A validated ``model`` instance generated from ``messages``."""
     # Building the attempts asks the backend what it supports, which loads it the first time.
-    attempts = await asyncio.to_thread(_Attempts, llm, messages, model, retries)
+    attempts = await asyncio.to_thread(
+        _Attempts, llm, messages, model, retries, options, priority, timeout
+    )
     for _ in range(retries + 1):
-        completion = await llm.complete(
-            attempts.messages,
-            options=options or GenerationOptions(temperature=0.0),
-            json_schema=attempts.schema if attempts.constrained else None,
-            priority=priority,
-            timeout=timeout,
-        )
-        result = attempts.parse(completion)
+        result = attempts.parse(await llm.complete(attempts.messages, **attempts.request()))
         if result is not None:
-            return result  # type: ignore[return-value]
+            return result
     raise attempts.failure()
 
 
@@ -184,18 +198,11 @@ def structured_sync(
     retries: int = 2,
 ) -> T:
     """The same, for worker threads (job handlers)."""
-    attempts = _Attempts(llm, messages, model, retries)
+    attempts = _Attempts(llm, messages, model, retries, options, priority, timeout)
     for _ in range(retries + 1):
-        completion = llm.complete_sync(
-            attempts.messages,
-            options=options or GenerationOptions(temperature=0.0),
-            json_schema=attempts.schema if attempts.constrained else None,
-            priority=priority,
-            timeout=timeout,
-        )
-        result = attempts.parse(completion)
+        result = attempts.parse(llm.complete_sync(attempts.messages, **attempts.request()))
         if result is not None:
-            return result  # type: ignore[return-value]
+            return result
     raise attempts.failure()
 
 
