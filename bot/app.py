@@ -12,7 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.api import health, jobs, webhooks
+from bot.api import files, health, jobs, webhooks
+from bot.api.deps import ApiAuth
+from bot.dispatch import HttpRun
 from bot.errors import OfficebotError
 from bot.runtime import Runtime
 from bot.settings import Settings, load_settings
@@ -45,8 +47,15 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     app = FastAPI(title="officebot", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
-    for module in (health, webhooks, jobs):
+    for module in (health, webhooks, jobs, files):
         app.include_router(module.router)
+    configs = {loaded.plugin.name: loaded.config for loaded in runtime.registry.loaded}
+    app.state.plugin_http_context = lambda plugin: HttpRun(
+        runtime.services, configs.get(plugin), plugin
+    )
+    for loaded in runtime.registry.loaded:
+        for router in loaded.plugin.routers:
+            app.include_router(router, dependencies=[ApiAuth])
 
     @app.exception_handler(OfficebotError)
     async def officebot_error(_: Request, exc: OfficebotError) -> JSONResponse:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.cli_meeting import meeting_app
 from bot.errors import OfficebotError
 from bot.settings import Settings, load_settings
 
@@ -28,6 +29,7 @@ jobs_app = typer.Typer(help="Background jobs: list, show, watch.", invoke_withou
 app.add_typer(jobs_app, name="jobs")
 llm_app = typer.Typer(help="The shared local model: ask, verify, bench.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
+app.add_typer(meeting_app, name="meeting")
 
 console = Console()
 errors = Console(stderr=True)

@@ -14,13 +14,17 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
+from bot.artifacts import ArtifactStore
 from bot.commands import UsageError, parse_arguments, split_command
+from bot.download import Downloader
 from bot.errors import OfficebotError
 from bot.jobs import JobRunner
+from bot.records import PluginRecords
 from bot.registry import PluginRegistry
 from bot.scheduler import PluginSchedules, SchedulerService
 from bot.sender import Sender, session_usable
@@ -47,6 +51,34 @@ class BotServices:
         self._engine = engine
         self.jobs: JobRunner | None = None
         self.scheduler: SchedulerService | None = None
+        self.artifacts = ArtifactStore(engine, settings.data_dir, settings.public_base_url)
+        self.downloader = Downloader(settings)
+        self._records: dict[str, PluginRecords] = {}
+
+    @property
+    def data_dir(self) -> Path:
+        return self._settings.data_dir
+
+    def records_for(self, plugin: str) -> PluginRecords:
+        store = self._records.get(plugin)
+        if store is None:
+            store = self._records[plugin] = PluginRecords(self._engine, plugin)
+        return store
+
+    def download_allowed(self, url: str) -> bool:
+        return self._settings.is_allowed_download(url)
+
+    async def download(
+        self, url: str, destination: Path, *, max_bytes: int, timeout_s: float
+    ) -> int:
+        return await self.downloader.download(
+            url, destination, max_bytes=max_bytes, timeout_s=timeout_s
+        )
+
+    async def send_to_conversation(
+        self, platform: str, conversation_id: str, message: OutgoingMessage
+    ) -> None:
+        await self.reply(platform, conversation_id, None, message)
 
     async def enqueue(
         self,
@@ -137,11 +169,17 @@ class _Conversation:
     """Reply plumbing shared by command and event contexts."""
 
     def __init__(
-        self, event: ChatEvent, stored: StoredEvent, services: BotServices, config: BaseModel | None
+        self,
+        event: ChatEvent,
+        stored: StoredEvent,
+        services: BotServices,
+        config: BaseModel | None,
+        records: PluginRecords,
     ) -> None:
         self.event = event
         self.config = config
         self.services = services
+        self.records = records
         self._stored = stored
         self._inline: asyncio.Future[OutgoingMessage] | None = None
 
@@ -172,7 +210,7 @@ class CommandRun(_Conversation):
         args: Mapping[str, Any],
         plugin: str,
     ) -> None:
-        super().__init__(event, stored, services, config)
+        super().__init__(event, stored, services, config, services.records_for(plugin))
         self.args = args
         self._plugin = plugin
 
@@ -238,7 +276,13 @@ class Dispatcher:
             for hook in loaded.plugin.event_hooks:
                 if hook.msgtypes is not None and event.msgtype not in hook.msgtypes:
                     continue
-                run = EventRun(event, stored, self._services, loaded.config)
+                run = EventRun(
+                    event,
+                    stored,
+                    self._services,
+                    loaded.config,
+                    self._services.records_for(loaded.plugin.name),
+                )
                 self._spawn(
                     self._guarded(
                         run, f"{loaded.plugin.name} hook", partial(hook.handler, run), report=False
@@ -279,3 +323,12 @@ class Dispatcher:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+class HttpRun:
+    """The ``HttpContext`` given to a plugin's HTTP routes."""
+
+    def __init__(self, services: BotServices, config: BaseModel | None, plugin: str) -> None:
+        self.services = services
+        self.config = config
+        self.records = services.records_for(plugin)

@@ -26,10 +26,11 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot.errors import NotFoundError
+from bot.records import PluginServices
 from bot.registry import PluginRegistry
 from bot.storage.messages import ensure_tenant
 from bot.storage.models import Job, Tenant, utcnow
-from plugins.context import Services
+from plugins.context import RecordStore, Services
 from plugins.events import ChatEvent
 from plugins.messages import OutgoingMessage
 
@@ -263,9 +264,11 @@ class RunningJob:
         loop: asyncio.AbstractEventLoop,
         reply: ReplyFunction,
         services: Services,
+        records: RecordStore,
         min_interval: float = 0.5,
     ) -> None:
         self.services = services
+        self.records = records
         self.job_id = job.id
         self.kind = job.kind
         self.tenant_key = tenant_key
@@ -336,7 +339,7 @@ class JobRunner:
         poll_interval: float,
         max_attempts: int,
         reply: ReplyFunction,
-        services: Services,
+        services: PluginServices,
     ) -> None:
         self._services = services
         self.store = store
@@ -427,6 +430,7 @@ class JobRunner:
             asyncio.get_running_loop(),
             self._reply,
             self._services,
+            self._services.records_for(loaded.plugin.name),
         )
         log.info("job %s (%s) started, attempt %d", job.id, job.kind, job.attempts)
         try:

@@ -22,8 +22,9 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from bot.errors import BadRequestError
+from bot.records import PluginServices
 from bot.registry import PluginRegistry
-from plugins.context import Services
+from plugins.context import RecordStore, Services
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class ScheduleRun:
     payload: Mapping[str, Any]
     config: BaseModel | None
     services: Services
+    records: RecordStore
 
 
 def parse_cron(cron: str, timezone: str) -> CronTrigger:
@@ -73,7 +75,7 @@ class SchedulerService:
     """Owns the APScheduler instance of this process."""
 
     def __init__(
-        self, engine: Engine, registry: PluginRegistry, services: Services, timezone: str
+        self, engine: Engine, registry: PluginRegistry, services: PluginServices, timezone: str
     ) -> None:
         self._registry = registry
         self._services = services
@@ -172,7 +174,11 @@ class SchedulerService:
             log.warning("schedule %s fired but plugin %s no longer declares it", schedule, plugin)
             return
         run = ScheduleRun(
-            schedule_id(plugin, schedule, key), payload, loaded.config, self._services
+            schedule_id(plugin, schedule, key),
+            payload,
+            loaded.config,
+            self._services,
+            self._services.records_for(plugin),
         )
         try:
             await handler(run)

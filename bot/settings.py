@@ -135,6 +135,14 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_ALLOWED_HOSTS),
         description="The only hosts outbound messages may be sent to.",
     )
+    download_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts that files (meeting recordings) may be downloaded from; exact names "
+        "or '*.example.com'. Empty: no downloads.",
+    )
+    download_max_redirects: int = Field(
+        default=3, ge=0, le=10, description="Redirects a download may follow (each host checked)."
+    )
     outbound_timeout_s: float = Field(
         default=10.0, gt=0, description="Timeout of one outbound HTTP request."
     )
@@ -174,7 +182,7 @@ class Settings(BaseSettings):
         description="Per-plugin settings: OFFICEBOT_PLUGINS__<PLUGIN>__<KEY>=value.",
     )
 
-    @field_validator("outbound_allowed_hosts")
+    @field_validator("outbound_allowed_hosts", "download_allowed_hosts")
     @classmethod
     def _lowercase_hosts(cls, hosts: list[str]) -> list[str]:
         return [host.strip().lower() for host in hosts if host.strip()]
@@ -236,6 +244,16 @@ class Settings(BaseSettings):
     def is_allowed_outbound(self, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()
         return host in self.outbound_allowed_hosts
+
+    def is_allowed_download(self, url: str) -> bool:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if parts.scheme not in ("http", "https") or not host:
+            return False
+        return any(
+            host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:]))
+            for allowed in self.download_allowed_hosts
+        )
 
 
 def load_settings(**overrides: Any) -> Settings:

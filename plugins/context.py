@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
@@ -46,6 +47,76 @@ class StoredMessage:
     reply_to: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One JSON document a plugin stored (see ``RecordStore``)."""
+
+    collection: str
+    key: str
+    tenant_key: str
+    data: Mapping[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class RecordStore(Protocol):
+    """A plugin's own JSON documents, kept in the bot's database, separated per tenant.
+
+    Bound to one plugin: a plugin sees only its own records, and every call names the tenant,
+    so one tenant's data is never returned for another."""
+
+    async def put(
+        self, collection: str, key: str, data: Mapping[str, Any], *, tenant_key: str
+    ) -> None:
+        """Insert or replace the document ``key`` of ``collection``."""
+        ...
+
+    async def get(self, collection: str, key: str, *, tenant_key: str) -> Record | None: ...
+
+    async def find(self, collection: str, key: str) -> Record | None:
+        """The document ``key`` whatever its tenant (for admin APIs behind the API token)."""
+        ...
+
+    async def list(
+        self,
+        collection: str,
+        *,
+        tenant_key: str,
+        limit: int = 100,
+        where: Mapping[str, Any] | None = None,
+    ) -> Sequence[Record]:
+        """Newest first; ``where`` keeps documents whose top-level fields equal these values."""
+        ...
+
+    async def delete(self, collection: str, key: str, *, tenant_key: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Artifact:
+    """A stored file (report, archive, image) with its download link."""
+
+    id: str
+    filename: str
+    content_type: str
+    size: int
+    url: str
+    """Absolute when ``OFFICEBOT_PUBLIC_BASE_URL`` is set, else a path on this server."""
+
+
+class Artifacts(Protocol):
+    """Files served by id under an unguessable link (shared in chat, so no API token)."""
+
+    async def save(
+        self,
+        data: bytes,
+        filename: str,
+        *,
+        content_type: str,
+        tenant_key: str | None = None,
+        plugin: str | None = None,
+    ) -> Artifact: ...
+
+
 class Services(Protocol):
     """The bot's services, shared by every context."""
 
@@ -74,6 +145,34 @@ class Services(Protocol):
 
     async def send_to_group(self, message: OutgoingMessage, *, robot: str | None = None) -> None:
         """Post to a group through a configured group robot (the default one when None)."""
+        ...
+
+    async def send_to_conversation(
+        self, platform: str, conversation_id: str, message: OutgoingMessage
+    ) -> None:
+        """Post to a conversation through the group robot configured for it; recorded as
+        undeliverable when there is none (never sent to another group)."""
+        ...
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """Store files and get links to them."""
+        ...
+
+    @property
+    def data_dir(self) -> Path:
+        """The bot's data directory (plugins keep files under ``data_dir / 'plugins' / name``)."""
+        ...
+
+    def download_allowed(self, url: str) -> bool:
+        """Whether ``download`` would fetch ``url`` (to refuse a request before queuing it)."""
+        ...
+
+    async def download(
+        self, url: str, destination: Path, *, max_bytes: int, timeout_s: float
+    ) -> int:
+        """Stream ``url`` to ``destination`` (bytes written). Only hosts in
+        ``OFFICEBOT_DOWNLOAD_ALLOWED_HOSTS``, redirects included; size and time bounded."""
         ...
 
     def commands(self) -> Sequence[CommandInfo]:
@@ -108,6 +207,11 @@ class CommandContext(Protocol):
     def config(self) -> BaseModel | None: ...
 
     @property
+    def records(self) -> RecordStore:
+        """This plugin's stored documents."""
+        ...
+
+    @property
     def services(self) -> Services: ...
 
     @property
@@ -130,6 +234,11 @@ class EventContext(Protocol):
     def config(self) -> BaseModel | None: ...
 
     @property
+    def records(self) -> RecordStore:
+        """This plugin's stored documents."""
+        ...
+
+    @property
     def services(self) -> Services: ...
 
     async def reply(self, message: str | OutgoingMessage) -> None:
@@ -148,6 +257,11 @@ class ScheduleContext(Protocol):
 
     @property
     def config(self) -> BaseModel | None: ...
+
+    @property
+    def records(self) -> RecordStore:
+        """This plugin's stored documents."""
+        ...
 
     @property
     def services(self) -> Services: ...
@@ -172,6 +286,11 @@ class JobContext(Protocol):
     def config(self) -> BaseModel | None: ...
 
     @property
+    def records(self) -> RecordStore:
+        """This plugin's stored documents."""
+        ...
+
+    @property
     def services(self) -> Services:
         """The bot's services; ``services.llm.complete_sync`` queues as background work."""
         ...
@@ -187,3 +306,18 @@ class JobContext(Protocol):
     async def run_in_thread(self, func: Callable[..., T], /, *args: Any) -> T:
         """Run blocking CPU or model work off the event loop."""
         ...
+
+
+class HttpContext(Protocol):
+    """Given to a plugin's HTTP route through ``Depends(plugin.http_context)``."""
+
+    @property
+    def config(self) -> BaseModel | None: ...
+
+    @property
+    def records(self) -> RecordStore:
+        """This plugin's stored documents."""
+        ...
+
+    @property
+    def services(self) -> Services: ...

@@ -17,9 +17,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from plugins.context import CommandContext, EventContext, JobContext, ScheduleContext
+from plugins.context import (
+    CommandContext,
+    EventContext,
+    HttpContext,
+    JobContext,
+    ScheduleContext,
+)
 
 ENTRY_POINT_GROUP = "officebot.plugins"
 
@@ -33,6 +40,8 @@ worker runs in a thread. Its return value, JSON-serializable, is stored as the j
 F = TypeVar("F", bound=Callable[..., Any])
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+ROUTE_PREFIXES = ("/api/", "/events/")
+"""Where plugin routes may live: beside the bot's own, never over /webhooks or /healthz."""
 _COMMAND = re.compile(r"^[^\s/]{1,32}$")
 ParamType = Literal["str", "int", "float", "text"]
 
@@ -108,6 +117,7 @@ class Plugin:
     event_hooks: list[EventHook] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
     job_kinds: list[JobKind] = field(default_factory=list)
+    routers: list[APIRouter] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -190,6 +200,27 @@ class Plugin:
 
         return register
 
+    def routes(self, router: APIRouter) -> APIRouter:
+        """Serve a FastAPI router's paths (under /api/ or /events/, behind the API token).
+        Handlers reach the bot through ``Depends(plugin.http_context)``."""
+        for route in router.routes:
+            path = str(getattr(route, "path", ""))
+            if not path.startswith(ROUTE_PREFIXES):
+                raise PluginDefinitionError(
+                    f"route {path!r} of {self.name!r} must start with one of "
+                    f"{', '.join(ROUTE_PREFIXES)}"
+                )
+        self.routers.append(router)
+        return router
+
+    async def http_context(self, request: Request) -> HttpContext:
+        """FastAPI dependency: this plugin's ``HttpContext`` for the current request."""
+        factory = getattr(request.app.state, "plugin_http_context", None)
+        if factory is None:
+            raise RuntimeError("plugin routes are served by the officebot app only")
+        context: HttpContext = factory(self.name)
+        return context
+
     def build_config(self, raw: Mapping[str, Any]) -> BaseModel | None:
         """Validate this plugin's settings with its own config model."""
         if self.config_model is None:
@@ -202,6 +233,7 @@ HOOKS: tuple[Callable[..., Any], ...] = (
     Plugin.on_message,
     Plugin.schedule,
     Plugin.job,
+    Plugin.routes,
 )
 """Every extension point a plugin can use; each must be documented in docs/plugins.md."""
 

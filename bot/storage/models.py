@@ -157,3 +157,37 @@ class Delivery(Base):
     errmsg: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PluginRecord(Base):
+    """A plugin's JSON document (``plugins.RecordStore``), one tenant's, in one collection."""
+
+    __tablename__ = "plugin_records"
+    __table_args__ = (
+        UniqueConstraint("plugin", "collection", "tenant_key", "key"),
+        Index("ix_plugin_records_listing", "plugin", "collection", "tenant_key", "updated_at"),
+        Index("ix_plugin_records_lookup", "plugin", "collection", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plugin: Mapped[str] = mapped_column(String(64))
+    collection: Mapped[str] = mapped_column(String(64))
+    tenant_key: Mapped[str] = mapped_column(String(128))
+    key: Mapped[str] = mapped_column(String(256))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class StoredArtifact(Base):
+    """A file served by its unguessable id at /files/{id}/{filename}."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    plugin: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(256))
+    content_type: Mapped[str] = mapped_column(String(128))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
