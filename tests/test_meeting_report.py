@@ -38,8 +38,6 @@ from meeting.types import (
     Word,
 )
 
-pytest.importorskip("docx", reason="python-docx comes with the meeting extra")
-pytest.importorskip("PIL", reason="Pillow comes with the meeting extra")
 
 import docx
 from PIL import Image, ImageDraw, ImageFont
@@ -598,7 +596,7 @@ def _glyph(font: ImageFont.FreeTypeFont, char: str) -> bytes:
 
 def test_chart_font_covers_chinese() -> None:
     if chart.find_cjk_font() is None:
-        pytest.skip("no CJK font installed (Debian: fonts-wqy-microhei); the fallback is tested")
+        pytest.fail("no CJK font installed: `make setup` installs fonts-wqy-microhei")
     font = chart.load_font(40)
     assert isinstance(font, ImageFont.FreeTypeFont)
     # a font with Chinese glyphs draws 王 and 强 differently; a font without draws two boxes
@@ -710,7 +708,7 @@ def test_docx_report_english_without_transcript_or_minutes(tmp_path: Path) -> No
 def test_docx_converts_to_pdf_with_libreoffice(tmp_path: Path) -> None:
     office = shutil.which("soffice") or shutil.which("libreoffice")
     if office is None:
-        pytest.skip("LibreOffice is not installed (soffice/libreoffice not on PATH)")
+        pytest.fail("LibreOffice is missing: `make setup` installs libreoffice-writer-nogui")
     path = write_docx(chinese_meeting(), tmp_path / "meeting.docx")
     subprocess.run(
         [office, "--headless", f"-env:UserInstallation=file://{tmp_path}/profile",
