@@ -15,34 +15,21 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import docx
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 from chat_summary.types import Decision, Minutes, Todo, Topic
 from meeting.report import (
     TEMPLATE_DIR,
     ReportTexts,
+    chart,
     format_clock,
     report_language,
     report_texts,
     speaker_stats,
     transcript_paragraphs,
 )
-from meeting.types import (
-    Diarization,
-    MeetingInfo,
-    MeetingResult,
-    SpeakerInfo,
-    SpeakerTurn,
-    Transcript,
-    TranscriptSegment,
-    Word,
-)
-
-
-import docx
-from PIL import Image, ImageDraw, ImageFont
-
-from meeting.report import chart
 from meeting.report.docx_report import build_docx, write_docx, xml_text
 from meeting.report.json_report import report_json, transcript_json
 from meeting.report.markdown import (
@@ -58,6 +45,16 @@ from meeting.report.subtitles import (
     to_srt,
     to_vtt,
     vtt_timestamp,
+)
+from meeting.types import (
+    Diarization,
+    MeetingInfo,
+    MeetingResult,
+    SpeakerInfo,
+    SpeakerTurn,
+    Transcript,
+    TranscriptSegment,
+    Word,
 )
 
 INJECTION = "**x** [link](http://evil) /help <script>alert(1)</script>"
