@@ -52,7 +52,7 @@ class AudioClip:
         """The samples between ``start`` and ``end`` seconds (clamped to the clip)."""
         first = max(0, int(round(start * self.sample_rate)))
         last = min(len(self.samples), int(round(end * self.sample_rate)))
-        return self.samples[first:max(first, last)]
+        return self.samples[first : max(first, last)]
 
 
 class Word(_Frozen):
