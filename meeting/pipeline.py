@@ -76,8 +76,6 @@ class MeetingPipeline:
         self.cache_dir = cache_dir
         self.transcriber = transcriber or create_transcriber(settings, cache_dir)
         self.diarizer = diarizer if diarizer is not None else create_diarizer(settings)
-        self._embedder: object | None = None
-        self._lock = threading.Lock()
 
     def decode(self, path: Path) -> AudioClip:
         return load_audio(path, self.settings.audio)
@@ -172,23 +170,12 @@ class MeetingPipeline:
             timings=tuple(timings),
         )
 
-    def voice_embedder(self) -> object:
-        """The speaker encoder used for enrollment (the diarizer's, loaded once)."""
-        with self._lock:
-            if self._embedder is None:
-                from meeting.speakers.embedding import VoiceEmbedder
-
-                self._embedder = VoiceEmbedder()
-            return self._embedder
-
     def enroll(self, source: Path | AudioClip) -> tuple[float, ...]:
-        """A voiceprint from a sample of one person speaking."""
-        from meeting.speakers.embedding import VoiceEmbedder
+        """A voiceprint from a sample of one person speaking (the diarizer's encoder, shared)."""
+        from meeting.speakers.embedding import shared_embedder
         from meeting.speakers.enroll import enroll
 
-        embedder = self.voice_embedder()
-        assert isinstance(embedder, VoiceEmbedder)
-        return enroll(self._clip(source, no_progress), embedder)
+        return enroll(self._clip(source, no_progress), shared_embedder())
 
     def _clip(self, source: Path | AudioClip, progress: Progress) -> AudioClip:
         if isinstance(source, AudioClip):

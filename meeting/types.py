@@ -50,8 +50,8 @@ class AudioClip:
 
     def slice(self, start: float, end: float) -> npt.NDArray[np.float32]:
         """The samples between ``start`` and ``end`` seconds (clamped to the clip)."""
-        first = max(0, int(round(start * self.sample_rate)))
-        last = min(len(self.samples), int(round(end * self.sample_rate)))
+        first = max(0, round(start * self.sample_rate))
+        last = min(len(self.samples), round(end * self.sample_rate))
         return self.samples[first : max(first, last)]
 
 

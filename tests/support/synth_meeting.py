@@ -211,3 +211,57 @@ MANDARIN_VOICE_MAP = {
     "李娜": MANDARIN_VOICES[1],
     "张伟": MANDARIN_VOICES[2],
 }
+
+
+# --- long meetings (benchmarks): a varied script of about the requested length ------------------
+
+_EN_TOPICS = (
+    ("the mobile app release", "the login page", "the test build"),
+    ("the marketing budget", "the advertising plan", "the launch event"),
+    ("customer support", "the help center", "the response time"),
+    ("the hiring plan", "two new engineers", "the interview schedule"),
+    ("the office move", "the new meeting rooms", "the network setup"),
+)
+_EN_LINES = (
+    "Let us talk about {a}. We made good progress on {b} this week.",
+    "I think {b} needs more work before we show it to customers.",
+    "The numbers for {c} look better than last month.",
+    "We decided to keep {a} on the current schedule.",
+    "I will prepare a short report on {b} by Friday.",
+    "Can someone check {c} before next Wednesday?",
+    "I can do that. I will send the results to everyone tomorrow.",
+    "One open question is who owns {c} after the launch.",
+    "Good point. Let us come back to {a} next week.",
+)
+_ZH_TOPICS = (
+    ("新版本发布", "登录页面", "测试版本"),
+    ("市场预算", "广告计划", "发布会"),
+    ("客户支持", "帮助中心", "响应时间"),
+    ("招聘计划", "两名新工程师", "面试安排"),
+    ("办公室搬迁", "新会议室", "网络布线"),
+)
+_ZH_LINES = (
+    "我们来讨论一下{a}。这周{b}进展不错。",
+    "我觉得{b}还需要再完善一下，然后再给客户看。",
+    "{c}的数据比上个月好一些。",
+    "我们决定{a}按原计划进行。",
+    "我会在周五之前写一份关于{b}的简短报告。",
+    "下周三之前谁能检查一下{c}？",
+    "我来负责，明天把结果发给大家。",
+    "还有一个问题，发布之后{c}由谁负责。",
+    "好的，下周我们再讨论{a}。",
+)
+
+
+def long_script(minutes: float, language: str, speakers: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A meeting script of roughly ``minutes`` spoken minutes (espeak speaks ~2.7 words/s in
+    English and ~4 characters/s in Mandarin), cycling through topics and speakers."""
+    topics, lines = (_ZH_TOPICS, _ZH_LINES) if language == "zh" else (_EN_TOPICS, _EN_LINES)
+    seconds_per_line = 5.0 if language == "zh" else 4.5
+    count = max(1, int(minutes * 60 / (seconds_per_line + 0.7)))
+    script = []
+    for index in range(count):
+        a, b, c = topics[(index // len(lines)) % len(topics)]
+        template = lines[index % len(lines)]
+        script.append((speakers[index % len(speakers)], template.format(a=a, b=b, c=c)))
+    return script
