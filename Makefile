@@ -48,10 +48,11 @@ typecheck: setup  ## mypy (strict on bot/, plugins/, llm/, meeting/ and chat_sum
 pytest: setup  ## Only the test suite (pass options with ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
 
-bench:  ## Benchmarks: ingest (bench/ingest.py) and the model backends (bench/llm.py)
+bench:  ## Benchmarks: ingest, the model backends and the meeting pipeline (bench/*.py)
 	@bash scripts/setup.sh $(BENCH_EXTRAS)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/llm.py
+	$(BIN)/python bench/meeting.py
 
 docs: setup  ## Regenerate the README's configuration table from bot/settings.py
 	$(BIN)/python scripts/settings_table.py --update README.md

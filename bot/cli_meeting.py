@@ -90,6 +90,11 @@ def _stage_bars(stages: tuple[str, ...]) -> Iterator[Any]:
         yield report
 
 
+def _check_output(format: str, out: Path | None) -> None:
+    if format == "docx" and out is None:
+        raise _fail("--format docx writes a file: give --out FILE.docx", 2)
+
+
 def _write(output: str | bytes, out: Path | None) -> None:
     if out is None:
         if isinstance(output, bytes):
@@ -177,6 +182,7 @@ def transcribe(
     """Transcript with timestamps and speakers (JSON: segments [{start, end, speaker, text}])."""
     from meeting.types import MeetingInfo
 
+    _check_output(format.value, out)
     settings = load_settings()
     meeting_settings = _meeting_settings(
         settings, asr_model=model, asr_backend=backend, num_speakers=speakers
@@ -212,6 +218,7 @@ def report(
     """Minutes and to-dos (JSON adds summary, decisions, todos [{owner, task, due, quote, at}])."""
     from meeting.types import MeetingInfo
 
+    _check_output(format.value, out)
     day = None
     if meeting_date:
         try:

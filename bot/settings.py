@@ -6,6 +6,8 @@ production deployment can never run on ``changeme``.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -239,7 +241,7 @@ class Settings(BaseSettings):
     def plugin_config(self, plugin_name: str) -> dict[str, Any]:
         """Raw settings for one plugin (keys lower-cased), validated by the plugin's own model."""
         raw = self.plugins.get(plugin_name.lower().replace("-", "_"), {})
-        return {key.lower(): value for key, value in raw.items()}
+        return _plugin_values(raw)
 
     def is_allowed_outbound(self, url: str) -> bool:
         host = (urlsplit(url).hostname or "").lower()
@@ -254,6 +256,21 @@ class Settings(BaseSettings):
             host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:]))
             for allowed in self.download_allowed_hosts
         )
+
+
+def _plugin_values(raw: dict[str, Any]) -> dict[str, Any]:
+    """Keys lower-cased at every level; a JSON list or object given as an environment string
+    (``OFFICEBOT_PLUGINS__MEETING__HOTWORDS='["钉钉"]'``) parsed, as for the bot's own lists."""
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict):
+            value = _plugin_values(value)
+        elif isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+            # not JSON after all: the plugin's model says what it wanted
+            with contextlib.suppress(ValueError):
+                value = json.loads(value)
+        values[key.lower()] = value
+    return values
 
 
 def load_settings(**overrides: Any) -> Settings:

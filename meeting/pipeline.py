@@ -106,6 +106,7 @@ class MeetingPipeline:
         llm: LLM | None = None,
         voiceprints: Mapping[str, Sequence[float]] | None = None,
         hotwords: Sequence[str] = (),
+        initial_prompt: str | None = None,
         progress: Progress = no_progress,
     ) -> MeetingResult:
         """Transcript with speakers, named after enrolled voices, and minutes when ``llm``."""
@@ -121,8 +122,8 @@ class MeetingPipeline:
         transcript = self.transcriber.transcribe(
             clip,
             language=info.language or self.settings.language,
-            hotwords=[*self.settings.hotwords, *hotwords, *info.attendees],
-            initial_prompt=self.settings.initial_prompt,
+            hotwords=list(dict.fromkeys([*self.settings.hotwords, *hotwords, *info.attendees])),
+            initial_prompt=initial_prompt or self.settings.initial_prompt,
             progress=progress,
         )
         progress("transcribing", 100)

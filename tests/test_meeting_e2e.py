@@ -221,3 +221,22 @@ def test_an_uploaded_file_that_is_not_audio_fails_with_a_message_to_the_group(
         {"name": "王强", "user_id": None},
         {"name": "李娜", "user_id": None},
     ]
+
+
+def test_custom_vocabulary_per_tenant(meeting_server: LiveServer) -> None:
+    url = f"{meeting_server.url}/api/vocabulary"
+    put = httpx.put(
+        url,
+        params={"tenant": "corp-a"},
+        headers=AUTH,
+        json={"hotwords": ["钉钉", "OKR", "钉钉", " "], "initial_prompt": "产品周会。"},
+    )
+    assert put.status_code == 200
+    assert put.json()["hotwords"] == ["钉钉", "OKR"]
+    assert httpx.get(url, params={"tenant": "corp-a"}, headers=AUTH).json()["hotwords"] == [
+        "钉钉",
+        "OKR",
+    ]
+    assert httpx.get(url, params={"tenant": "corp-b"}, headers=AUTH).json()["hotwords"] == []
+    too_long = httpx.put(url, headers=AUTH, json={"hotwords": ["x" * 65]})
+    assert too_long.status_code == 422

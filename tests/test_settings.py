@@ -244,3 +244,15 @@ def test_configuration_table_lists_every_setting_with_a_meaning() -> None:
     for name, field in Settings.model_fields.items():
         assert field.description, f"Settings.{name} has no description for the README table"
         assert f"`OFFICEBOT_{name.upper()}" in table
+
+
+def test_plugin_settings_from_the_environment_nest_and_parse_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OFFICEBOT_PLUGINS__MEETING__HOTWORDS", '["钉钉", "OKR"]')
+    monkeypatch.setenv("OFFICEBOT_PLUGINS__MEETING__AUDIO__MAX_BYTES", "1000")
+    monkeypatch.setenv("OFFICEBOT_PLUGINS__MEETING__INITIAL_PROMPT", "[not json")
+    config = load_settings().plugin_config("meeting")
+    assert config["hotwords"] == ["钉钉", "OKR"]
+    assert config["audio"] == {"max_bytes": 1000}
+    assert config["initial_prompt"] == "[not json"

@@ -54,6 +54,7 @@ JOB_KIND = "meeting.process"
 MEETINGS = "meetings"
 TODOS = "todos"
 VOICES = "voices"
+VOCABULARY = "vocabulary"
 UPLOADS = "uploads"
 DEFAULT_TENANT = "default"
 AUDIO_SUFFIXES = frozenset(
@@ -337,6 +338,34 @@ async def delete_voice(name: str, ctx: Ctx, tenant: str = DEFAULT_TENANT) -> dic
     return {"deleted": name, "tenant": tenant}
 
 
+class Vocabulary(BaseModel):
+    """A tenant's custom vocabulary: names and terms the recognizer should prefer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hotwords: list[str] = Field(default_factory=list, max_length=200)
+    initial_prompt: str | None = Field(default=None, max_length=500)
+
+
+@router.put("/api/vocabulary")
+async def put_vocabulary(
+    vocabulary: Vocabulary, ctx: Ctx, tenant: str = DEFAULT_TENANT
+) -> dict[str, Any]:
+    words = [w.strip() for w in vocabulary.hotwords if w.strip()]
+    if any(len(w) > 64 for w in words):
+        raise HTTPException(422, "each hotword is at most 64 characters")
+    data = {"hotwords": list(dict.fromkeys(words)), "initial_prompt": vocabulary.initial_prompt}
+    await ctx.records.put(VOCABULARY, "current", data, tenant_key=tenant)
+    return {"tenant": tenant, **data}
+
+
+@router.get("/api/vocabulary")
+async def get_vocabulary(ctx: Ctx, tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
+    record = await ctx.records.get(VOCABULARY, "current", tenant_key=tenant)
+    data = dict(record.data) if record else {"hotwords": [], "initial_prompt": None}
+    return {"tenant": tenant, **data}
+
+
 def _voiceprint(ctx: HttpContext, path: Path) -> tuple[float, ...]:
     from meeting.errors import MeetingError
     from meeting.pipeline import shared_pipeline
@@ -378,6 +407,8 @@ async def process_meeting(ctx: JobContext) -> dict[str, Any]:
             attendees=tuple(a.name for a in attendees),
             language=meeting.get("language"),
         )
+        vocabulary = await ctx.records.get(VOCABULARY, "current", tenant_key=tenant)
+        custom = dict(vocabulary.data) if vocabulary else {}
         voices = await ctx.records.list(VOICES, tenant_key=tenant, limit=1000)
         voiceprints = {v.key: tuple(v.data["embedding"]) for v in voices}
         pipeline = shared_pipeline(settings, _cache_dir(settings, ctx.services))
@@ -387,7 +418,8 @@ async def process_meeting(ctx: JobContext) -> dict[str, Any]:
                 info,
                 llm=ctx.services.llm if settings.minutes else None,
                 voiceprints=voiceprints,
-                hotwords=list(payload.get("hotwords") or ()),
+                hotwords=[*custom.get("hotwords", ()), *(payload.get("hotwords") or ())],
+                initial_prompt=custom.get("initial_prompt"),
                 progress=Overall(ctx.progress),
             )
         )
@@ -448,9 +480,8 @@ async def _recording(
 async def _save_reports(
     ctx: JobContext, tenant: str, meeting_id: str, result: Any, settings: MeetingSettings
 ) -> dict[str, str]:
-    from meeting.report.docx_report import write_docx
-
     from meeting.report import json_report, markdown, subtitles
+    from meeting.report.docx_report import write_docx
 
     base = _filename_base(result, meeting_id)
     docx_path = _root(ctx.services) / "reports" / f"{meeting_id}.docx"

@@ -1,0 +1,118 @@
+"""``officebot meeting transcribe|report`` as a user runs them: real process, real models."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import docx
+import pytest
+
+from tests.support.synth_meeting import SynthMeeting
+
+OFFICEBOT = Path(sys.executable).with_name("officebot")
+Cli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, speech_cache: Path, model_cache: Path) -> Cli:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        environment = dict(
+            os.environ,
+            COLUMNS="120",
+            OFFICEBOT_DATA_DIR=str(tmp_path / "data"),
+            OFFICEBOT_LLM__MODEL="qwen2.5-coder-0.5b",
+            OFFICEBOT_LLM__CACHE_DIR=str(model_cache),
+            OFFICEBOT_PLUGINS__MEETING__MODEL_CACHE_DIR=str(speech_cache),
+        )
+        return subprocess.run(
+            [str(OFFICEBOT), "meeting", *args],
+            capture_output=True,
+            text=True,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            timeout=600,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.mark.slow
+def test_transcribe_json_and_srt(cli: Cli, english_meeting: SynthMeeting, tmp_path: Path) -> None:
+    result = cli("transcribe", str(english_meeting.path), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["language"] == "en"
+    assert body["segments"]
+    for segment in body["segments"]:
+        assert set(segment) == {"start", "end", "speaker", "text"}
+        assert 0 <= segment["start"] < segment["end"] <= english_meeting.duration + 0.5
+    assert len({s["speaker"] for s in body["segments"]}) == 3
+    # a progress bar per stage, on stderr
+    for stage in ("decoding audio", "speech to text", "speakers"):
+        assert stage in result.stderr
+    srt = tmp_path / "out.srt"
+    result = cli("transcribe", str(english_meeting.path), "--format", "srt", "--out", str(srt))
+    assert result.returncode == 0, result.stderr
+    assert srt.read_text().startswith("1\n00:00:")
+
+
+@pytest.mark.slow
+def test_report_json_and_docx(cli: Cli, english_meeting: SynthMeeting, tmp_path: Path) -> None:
+    result = cli(
+        "report",
+        str(english_meeting.path),
+        "--attendees",
+        "Bob,Carol,David",
+        "--date",
+        "2027-02-22",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    for key in ("summary", "decisions", "todos", "segments", "language"):
+        assert key in body
+    assert body["summary"]
+    for todo in body["todos"]:
+        assert {"owner", "task", "due", "quote", "at"} <= set(todo)
+        assert todo["due"] is None or todo["due"] >= "2027-02-22"
+    assert "minutes and to-dos" in result.stderr
+    out = tmp_path / "minutes.docx"
+    result = cli(
+        "report",
+        str(english_meeting.path),
+        "--format",
+        "docx",
+        "--out",
+        str(out),
+        "--speakers",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    document = docx.Document(str(out))
+    assert any(p.style.name.startswith("Heading") for p in document.paragraphs)
+    assert document.tables
+
+
+def test_bad_inputs_get_one_error_line(cli: Cli, tmp_path: Path) -> None:
+    missing = cli("transcribe", str(tmp_path / "nope.wav"))
+    assert missing.returncode != 0
+    assert "no such file" in missing.stderr
+    text = tmp_path / "notes.mp3"
+    text.write_text("not audio at all " * 100)
+    bad = cli("transcribe", str(text))
+    assert bad.returncode != 0
+    assert "error:" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    date = cli("report", str(text), "--date", "next tuesday")
+    assert date.returncode == 2
+    assert "YYYY-MM-DD" in date.stderr
+    binary = cli("transcribe", str(text), "--format", "docx")
+    assert binary.returncode == 2
+    assert "--out" in binary.stderr
