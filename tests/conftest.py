@@ -48,6 +48,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     for key in list(os.environ):
         if key.startswith("OFFICEBOT_") and key != "OFFICEBOT_TEST_POSTGRES_URL":
             monkeypatch.delenv(key)
+    # A server a test starts (in or out of process) must not spend minutes assembling and
+    # loading the 1.5B model where its packages happen to be installed (make bench does).
+    monkeypatch.setenv("OFFICEBOT_LLM__WARM_UP", "false")
+    monkeypatch.setenv("OFFICEBOT_LLM__MODEL", "qwen2.5-coder-0.5b")
     monkeypatch.chdir(tmp_path)
 
 

@@ -44,7 +44,7 @@ ENGLISH_TODOS = [
 ]
 MANDARIN_TODOS = [
     ("张伟", "文案", date(2027, 3, 3)),  # "下周三之前"
-    ("李娜", "登录", date(2027, 2, 26)),  # "周五之前"
+    ("李娜", "修复", date(2027, 2, 26)),  # "周五之前" (whisper base often mishears 登录)
 ]
 ENROLL_LINES = {
     "en": "Hello, this is {name}. I am recording a sample of my voice today.",

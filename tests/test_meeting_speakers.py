@@ -737,3 +737,20 @@ def test_pyannote_pipeline_is_called_on_the_waveform_in_memory() -> None:
     assert reports == [0.0, 20.0, 55.0, 100.0]
     assert result.speakers == ("SPEAKER_00",)
     assert result.centroids["SPEAKER_00"] == pytest.approx((3**-0.5,) * 3)
+
+
+def test_a_turn_boundary_a_little_off_does_not_split_a_sentence() -> None:
+    """The diarizer put the change of speaker 0.5 s late, inside "我负责...": the first two
+    characters stay with the sentence they belong to (no pause separates them)."""
+    words = _words(
+        (16.86, 17.1, "我"),
+        (17.1, 17.4, "负"),
+        (17.4, 17.6, "责"),
+        (17.6, 18.4, "在下周三之前"),
+        (18.4, 19.6, "完成文案。"),
+    )
+    segment = TranscriptSegment(
+        start=16.86, end=19.6, text="我负责在下周三之前完成文案。", words=words
+    )
+    result = assign_speakers([segment], _turns((10.0, 17.4, "王强"), (17.4, 21.0, "张伟")))
+    assert [(s.speaker, s.text) for s in result] == [("张伟", "我负责在下周三之前完成文案。")]

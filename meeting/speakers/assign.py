@@ -124,7 +124,53 @@ def assign_speakers(
     return tuple(result)
 
 
+MIN_RUN_S = 0.8
+"""Inside one recognized segment, a change of speaker for less than this long is a turn
+boundary the diarizer placed a little off (its windows are 0.75-1.5 s), not a second voice:
+those words go to the neighbouring speaker. Without this, "我负责..." split as "我负" | "责..."
+and lost the first person that makes it a commitment. A short run set apart by a pause
+(``JOIN_GAP_S``) is a real change of speaker and stays."""
+JOIN_GAP_S = 0.3
+
+
+def _touching(words: Sequence[Word], runs: list[tuple[int, int]], run: int) -> list[int]:
+    """The neighbours of ``run`` that follow on without a pause."""
+    found = []
+    if run > 0 and words[runs[run][0]].start - words[runs[run - 1][1] - 1].end < JOIN_GAP_S:
+        found.append(run - 1)
+    if run + 1 < len(runs) and words[runs[run + 1][0]].start - words[runs[run][1] - 1].end < (
+        JOIN_GAP_S
+    ):
+        found.append(run + 1)
+    return found
+
+
+def _smooth_runs(words: Sequence[Word], speakers: list[str | None]) -> list[str | None]:
+    """Speakers per word with runs shorter than ``MIN_RUN_S`` given to their longer neighbour."""
+    speakers = list(speakers)
+    while True:
+        runs: list[tuple[int, int]] = []  # [start, end) word ranges of one speaker
+        for index in range(len(words)):
+            if runs and speakers[index] == speakers[runs[-1][0]]:
+                runs[-1] = (runs[-1][0], index + 1)
+            else:
+                runs.append((index, index + 1))
+        lengths = [words[end - 1].end - words[start].start for start, end in runs]
+
+        short = [
+            i for i in range(len(runs)) if lengths[i] < MIN_RUN_S and _touching(words, runs, i)
+        ]
+        if not short:
+            return speakers
+        shortest = min(short, key=lengths.__getitem__)
+        into = max(_touching(words, runs, shortest), key=lengths.__getitem__)
+        start, end = runs[shortest]
+        speakers[start:end] = [speakers[runs[into][0]]] * (end - start)
+
+
 def _split(segment: TranscriptSegment, speakers: list[str | None]) -> list[TranscriptSegment]:
+    if segment.words:
+        speakers = _smooth_runs(segment.words, speakers)
     if not segment.words or all(speaker == speakers[0] for speaker in speakers):
         return [segment.model_copy(update={"speaker": speakers[0]})]
     pieces: list[TranscriptSegment] = []
