@@ -185,6 +185,7 @@ def test_meeting_api_refuses_bad_requests_clearly(
         json={"recording_url": "https://evil.example.net/a.mp3", "conversation_id": GROUP},
     )
     assert elsewhere.status_code == 403
+    assert elsewhere.json()["error"]["code"] == "forbidden"
     assert "OFFICEBOT_DOWNLOAD_ALLOWED_HOSTS" in elsewhere.json()["error"]["message"]
     nowhere = httpx.post(url, headers=AUTH, json={"recording_url": f"{recordings.url}/a.wav"})
     assert nowhere.status_code == 422
