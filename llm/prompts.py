@@ -40,8 +40,6 @@ TEMPLATE_DIR = Path(__file__).with_name("prompts")
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*")
 _TAG = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
-_environment: jinja2.Environment | None = None
-_environment_lock = threading.Lock()
 
 
 class PromptError(LLMError, ValueError):
@@ -82,81 +80,109 @@ def bullets(items: Iterable[object], max_chars: int = 300) -> str:
     return "\n".join(lines)
 
 
-def _env() -> jinja2.Environment:
-    global _environment
-    if _environment is None:
-        with _environment_lock:
-            if _environment is None:
-                environment = jinja2.Environment(
-                    loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-                    undefined=jinja2.StrictUndefined,
-                    autoescape=False,
-                    trim_blocks=True,
-                    lstrip_blocks=True,
-                    keep_trailing_newline=False,
-                    auto_reload=False,
-                )
-                environment.filters["delimit"] = delimit
-                environment.filters["bullets"] = bullets
-                _environment = environment
-    return _environment
+class PromptSet:
+    """The templates of one directory, rendered by the rules above.
+
+    The model layer's own set is ``llm/prompts``; a pipeline keeps its prompts beside the code
+    that checks their answers (``chat_summary/prompts``) in a ``PromptSet`` of its own.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._environment: jinja2.Environment | None = None
+        self._lock = threading.Lock()
+
+    def _env(self) -> jinja2.Environment:
+        if self._environment is None:
+            with self._lock:
+                if self._environment is None:
+                    environment = jinja2.Environment(
+                        loader=jinja2.FileSystemLoader(self.directory),
+                        undefined=jinja2.StrictUndefined,
+                        autoescape=False,
+                        trim_blocks=True,
+                        lstrip_blocks=True,
+                        keep_trailing_newline=False,
+                        auto_reload=False,
+                    )
+                    environment.filters["delimit"] = delimit
+                    environment.filters["bullets"] = bullets
+                    self._environment = environment
+        return self._environment
+
+    def available_tasks(self) -> dict[str, tuple[str, ...]]:
+        """Every task that has a template, with the languages it is written in."""
+        found: dict[str, set[str]] = {}
+        for path in self.directory.glob("*.j2"):
+            if path.name.startswith("_"):
+                continue
+            task, _, lang = path.name.removesuffix(".j2").rpartition(".")
+            if task and lang:
+                found.setdefault(task, set()).add(lang)
+        return {task: tuple(sorted(langs)) for task, langs in sorted(found.items())}
+
+    def _template_name(self, task: str, lang: str) -> str:
+        tasks = self.available_tasks()
+        if not _NAME.fullmatch(task) or task not in tasks:
+            raise PromptError(
+                f"unknown prompt task {task!r}; available: {', '.join(tasks) or '(none)'}"
+            )
+        if lang not in tasks[task]:
+            raise PromptError(
+                f"prompt task {task!r} has no {lang!r} template; available: "
+                f"{', '.join(tasks[task])}"
+            )
+        return f"{task}.{lang}.j2"
+
+    def template_variables(self, task: str, lang: str) -> frozenset[str]:
+        """The variables the template of ``task`` in ``lang`` reads."""
+        name = self._template_name(task, lang)
+        environment = self._env()
+        source, _, _ = environment.loader.get_source(environment, name)  # type: ignore[union-attr]
+        return frozenset(jinja2.meta.find_undeclared_variables(environment.parse(source)))
+
+    def render(self, task: str, lang: str, **variables: Any) -> list[Message]:
+        """The messages for ``task`` in ``lang`` ("zh" or "en"): system (if any), then user."""
+        name = self._template_name(task, lang)
+        template = self._env().get_template(name)
+        missing = [block for block in ("system", "user") if block not in template.blocks]
+        if missing:
+            raise PromptError(f"prompt template {name!r} defines no {' or '.join(missing)} block")
+        try:
+            context = template.new_context(dict(variables))
+            parts = {
+                block: "".join(template.blocks[block](context)).strip()
+                for block in ("system", "user")
+            }
+        except jinja2.UndefinedError as exc:
+            needed = ", ".join(sorted(self.template_variables(task, lang)))
+            raise PromptError(
+                f"prompt template {name!r} is missing a variable: {exc.message} (it uses: {needed})"
+            ) from None
+        if not parts["user"]:
+            raise PromptError(f"prompt template {name!r} rendered an empty user message")
+        messages = [system(parts["system"])] if parts["system"] else []
+        messages.append(user(parts["user"]))
+        return messages
+
+
+MODEL_PROMPTS = PromptSet(TEMPLATE_DIR)
+"""The model layer's own prompts (``llm/prompts/*.j2``)."""
 
 
 def available_tasks() -> dict[str, tuple[str, ...]]:
-    """Every task that has a template, with the languages it is written in."""
-    found: dict[str, set[str]] = {}
-    for path in TEMPLATE_DIR.glob("*.j2"):
-        if path.name.startswith("_"):
-            continue
-        task, _, lang = path.name.removesuffix(".j2").rpartition(".")
-        if task and lang:
-            found.setdefault(task, set()).add(lang)
-    return {task: tuple(sorted(langs)) for task, langs in sorted(found.items())}
-
-
-def _template_name(task: str, lang: str) -> str:
-    tasks = available_tasks()
-    if not _NAME.fullmatch(task) or task not in tasks:
-        raise PromptError(
-            f"unknown prompt task {task!r}; available: {', '.join(tasks) or '(none)'}"
-        )
-    if lang not in tasks[task]:
-        raise PromptError(
-            f"prompt task {task!r} has no {lang!r} template; available: {', '.join(tasks[task])}"
-        )
-    return f"{task}.{lang}.j2"
+    """Every task of the model layer's prompts, with the languages it is written in."""
+    return MODEL_PROMPTS.available_tasks()
 
 
 def template_variables(task: str, lang: str) -> frozenset[str]:
     """The variables the template of ``task`` in ``lang`` reads."""
-    name = _template_name(task, lang)
-    environment = _env()
-    source, _, _ = environment.loader.get_source(environment, name)  # type: ignore[union-attr]
-    return frozenset(jinja2.meta.find_undeclared_variables(environment.parse(source)))
+    return MODEL_PROMPTS.template_variables(task, lang)
 
 
 def render(task: str, lang: str, **variables: Any) -> list[Message]:
     """The messages for ``task`` in ``lang`` ("zh" or "en"): system (if any), then user."""
-    name = _template_name(task, lang)
-    template = _env().get_template(name)
-    missing = [block for block in ("system", "user") if block not in template.blocks]
-    if missing:
-        raise PromptError(f"prompt template {name!r} defines no {' or '.join(missing)} block")
-    try:
-        context = template.new_context(dict(variables))
-        parts = {
-            block: "".join(template.blocks[block](context)).strip() for block in ("system", "user")
-        }
-    except jinja2.UndefinedError as exc:
-        needed = ", ".join(sorted(template_variables(task, lang)))
-        raise PromptError(
-            f"prompt template {name!r} is missing a variable: {exc.message} (it uses: {needed})"
-        ) from None
-    if not parts["user"]:
-        raise PromptError(f"prompt template {name!r} rendered an empty user message")
-    messages = [system(parts["system"])] if parts["system"] else []
-    messages.append(user(parts["user"]))
-    return messages
+    return MODEL_PROMPTS.render(task, lang, **variables)
 
 
 # --- language ------------------------------------------------------------------------------
