@@ -6,17 +6,16 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.cli_meeting import meeting_app
+from bot.cli_support import console, current_settings, errors, fail, guard, load_llm
 from bot.errors import OfficebotError
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 
 app = typer.Typer(
     name="officebot",
@@ -30,26 +29,6 @@ app.add_typer(jobs_app, name="jobs")
 llm_app = typer.Typer(help="The shared local model: ask, verify, bench.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
 app.add_typer(meeting_app, name="meeting")
-
-console = Console()
-errors = Console(stderr=True)
-R = TypeVar("R")
-
-
-def _settings() -> Settings:
-    return load_settings()
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def _guard(func: Callable[[], R]) -> R:
-    try:
-        return func()
-    except OfficebotError as exc:
-        raise _fail(exc.message) from None
 
 
 def _configure_logging(level: str) -> None:
@@ -68,9 +47,9 @@ def serve(
 
     from bot.app import create_app
 
-    settings = _guard(_settings)
+    settings = current_settings()
     _configure_logging(settings.log_level)
-    application = _guard(lambda: create_app(settings))
+    application = guard(lambda: create_app(settings))
     uvicorn.run(
         application,
         host=host or settings.host,
@@ -86,7 +65,7 @@ def migrate() -> None:
     """Create or upgrade the database schema (serve does this at start, too)."""
     from bot.storage.database import make_engine, upgrade
 
-    settings = _guard(_settings)
+    settings = current_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
@@ -98,7 +77,7 @@ def plugins() -> None:
     """List the plugins that load, their commands, and the ones that failed."""
     from bot.registry import PluginRegistry
 
-    settings = _guard(_settings)
+    settings = current_settings()
     logging.disable(logging.ERROR)
     registry = PluginRegistry(settings)
     registry.discover()
@@ -130,7 +109,7 @@ def schedules() -> None:
     from bot.scheduler import stored_schedules
     from bot.storage.database import make_engine, upgrade
 
-    settings = _guard(_settings)
+    settings = current_settings()
     logging.disable(logging.ERROR)
     registry = PluginRegistry(settings)
     registry.discover()
@@ -179,7 +158,7 @@ def jobs_list(state: StateOption = None, limit: LimitOption = 20) -> None:
     from bot.jobs import STATES
 
     if state is not None and state not in STATES:
-        raise _fail(f"unknown state {state!r}; use one of: {', '.join(STATES)}", 2)
+        raise fail(f"unknown state {state!r}; use one of: {', '.join(STATES)}", 2)
     store = _job_store()
     table = Table(title="jobs")
     for column in ("id", "kind", "state", "stage", "%", "created", "error"):
@@ -203,7 +182,7 @@ def jobs_show(job_id: str) -> None:
     import json
 
     store = _job_store()
-    view = _guard(lambda: store.get(job_id))
+    view = guard(lambda: store.get(job_id))
     console.print_json(json.dumps(view.as_json(), ensure_ascii=False))
 
 
@@ -214,7 +193,7 @@ def jobs_watch(
 ) -> None:
     """Follow a job's stage and percent with a progress bar until it finishes."""
     store = _job_store()
-    view = _guard(lambda: store.get(job_id))
+    view = guard(lambda: store.get(job_id))
     deadline = time.monotonic() + timeout
     with Progress(
         TextColumn("[bold]{task.fields[stage]}"),
@@ -230,9 +209,9 @@ def jobs_watch(
             view = store.get(job_id)
         progress.update(task, completed=view.percent, stage=view.stage or view.state)
     if view.state == "failed":
-        raise _fail(f"job failed: {view.error}")
+        raise fail(f"job failed: {view.error}")
     if view.state != "succeeded":
-        raise _fail(f"job still {view.state} after {timeout:.0f} s")
+        raise fail(f"job still {view.state} after {timeout:.0f} s")
     console.print(f"job {view.id} succeeded")
 
 
@@ -240,7 +219,7 @@ def _job_store() -> Any:
     from bot.jobs import JobStore
     from bot.storage.database import make_engine, upgrade
 
-    settings = _guard(_settings)
+    settings = current_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
@@ -269,16 +248,16 @@ def send(
 
     mentions = Mentions(user_ids=tuple(at or ()), mobiles=tuple(at_mobile or ()), everyone=at_all)
     if not text.strip():
-        raise _fail("the message text is empty", 2)
+        raise fail("the message text is empty", 2)
     message: OutgoingMessage = (
         MarkdownMessage(title=title, text=text, mentions=mentions)
         if title
         else TextMessage(text=text, mentions=mentions)
     )
-    settings = _guard(_settings)
-    result = _guard(lambda: asyncio.run(_send(settings, message, robot)))
+    settings = current_settings()
+    result = guard(lambda: asyncio.run(_send(settings, message, robot)))
     if not result.sent:
-        raise _fail(
+        raise fail(
             f"not delivered after {result.attempts} attempt(s): {result.errmsg} "
             f"(errcode {result.errcode})"
         )
@@ -301,18 +280,6 @@ async def _send(settings: Settings, message: Any, robot: str | None) -> Any:
         engine.dispose()
 
 
-def _llm(settings: Settings) -> Any:
-    from llm.errors import LLMError
-    from llm.factory import create_llm
-
-    try:
-        return create_llm(
-            settings.llm, data_dir=settings.data_dir, allowed_hosts=settings.outbound_allowed_hosts
-        )
-    except LLMError as exc:
-        raise _fail(exc.message, 2) from None
-
-
 def _load_with_progress(model: Any) -> None:
     """Load the backend, showing weight assembly/verification as a progress bar."""
     from llm.errors import LLMError
@@ -321,7 +288,7 @@ def _load_with_progress(model: Any) -> None:
         try:
             model.backend()
         except LLMError as exc:
-            raise _fail(exc.message) from None
+            raise fail(exc.message) from None
 
 
 @llm_app.command("ask")
@@ -336,9 +303,9 @@ def llm_ask(
     from llm.types import GenerationOptions, user
 
     if not question.strip():
-        raise _fail("the question is empty", 2)
-    settings = _guard(_settings)
-    model = _llm(settings)
+        raise fail("the question is empty", 2)
+    settings = current_settings()
+    model = load_llm(settings)
     messages = (
         [user(question)] if raw else render("ask", detect_language(question), question=question)
     )
@@ -352,7 +319,7 @@ def llm_ask(
     try:
         asyncio.run(stream())
     except LLMError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     finally:
         model.close()
 
@@ -364,9 +331,9 @@ def llm_verify() -> None:
     from llm.factory import model_cache_dir
     from llm.weights import ensure_weights, model_spec
 
-    settings = _guard(_settings)
+    settings = current_settings()
     if settings.llm.backend == "openai":
-        raise _fail("the openai backend has no local weights to verify", 2)
+        raise fail("the openai backend has no local weights to verify", 2)
     spec = model_spec(settings.llm.model)
     with Progress(
         TextColumn("[bold]{task.fields[stage]}"),
@@ -387,7 +354,7 @@ def llm_verify() -> None:
                 progress=report,
             )
         except LLMError as exc:
-            raise _fail(exc.message) from None
+            raise fail(exc.message) from None
     console.print(f"{spec.name}: {path} matches sha256 {spec.sha256[:16]}...")
 
 
@@ -403,8 +370,8 @@ def llm_bench(
     from llm.benchmark import measure, standard_prompts, summarise
     from llm.errors import LLMError
 
-    settings = _guard(_settings)
-    model = _llm(settings)
+    settings = current_settings()
+    model = load_llm(settings)
     _load_with_progress(model)
     prompts = standard_prompts(max_tokens)
     try:
@@ -420,7 +387,7 @@ def llm_bench(
                 results += measure(model, prompts, 1)
                 progress.advance(task, len(prompts))
     except LLMError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     finally:
         model.close()
     table = Table(title=f"{model.stats().backend} · {model.stats().model} (medians)")

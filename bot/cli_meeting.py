@@ -12,20 +12,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from bot.settings import Settings, load_settings
+from bot.cli_support import current_settings, errors, fail, load_llm
+from bot.settings import Settings
 
 if TYPE_CHECKING:
     from meeting.config import MeetingSettings
-    from meeting.types import MeetingResult
+    from meeting.types import MeetingInfo, MeetingResult
 
 meeting_app = typer.Typer(
     help="Meetings: transcribe a recording, or write its minutes and to-dos.",
     no_args_is_help=True,
 )
-errors = Console(stderr=True)
 
 
 class TranscriptFormat(StrEnum):
@@ -50,11 +49,6 @@ STAGE_LABELS = {
 }
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
 def _meeting_settings(settings: Settings, **overrides: Any) -> MeetingSettings:
     from pydantic import ValidationError
 
@@ -64,7 +58,7 @@ def _meeting_settings(settings: Settings, **overrides: Any) -> MeetingSettings:
     try:
         return MeetingSettings.model_validate(raw)
     except ValidationError as exc:
-        raise _fail(f"OFFICEBOT_PLUGINS__MEETING__*: {exc}", 2) from None
+        raise fail(f"OFFICEBOT_PLUGINS__MEETING__*: {exc}", 2) from None
 
 
 @contextmanager
@@ -92,13 +86,13 @@ def _stage_bars(stages: tuple[str, ...]) -> Iterator[Any]:
 
 def _check_output(format: str, out: Path | None) -> None:
     if format == "docx" and out is None:
-        raise _fail("--format docx writes a file: give --out FILE.docx", 2)
+        raise fail("--format docx writes a file: give --out FILE.docx", 2)
 
 
 def _write(output: str | bytes, out: Path | None) -> None:
     if out is None:
         if isinstance(output, bytes):
-            raise _fail("this format is binary: give --out FILE", 2)
+            raise fail("this format is binary: give --out FILE", 2)
         sys.stdout.write(output if output.endswith("\n") else output + "\n")
         return
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -109,46 +103,49 @@ def _write(output: str | bytes, out: Path | None) -> None:
     errors.print(f"wrote {out}", highlight=False)
 
 
-def _run(
+def _produce(
     file: Path,
-    settings: MeetingSettings,
-    data_dir: Path,
+    format: str,
+    out: Path | None,
+    info: MeetingInfo,
     *,
     minutes: bool,
-    info: Any,
+    **overrides: Any,
+) -> None:
+    """Run the pipeline on ``file`` with progress bars and write it in ``format``."""
+    settings = current_settings()
+    result = _run(file, settings, _meeting_settings(settings, **overrides), info, minutes=minutes)
+    _write(_render(result, format), out)
+
+
+def _run(
+    file: Path,
+    bot_settings: Settings,
+    settings: MeetingSettings,
+    info: MeetingInfo,
+    *,
+    minutes: bool,
 ) -> MeetingResult:
     from meeting.errors import MeetingError
     from meeting.pipeline import MeetingPipeline
 
     if not file.is_file():
-        raise _fail(f"{file}: no such file", 2)
+        raise fail(f"{file}: no such file", 2)
     stages = ("decoding", "transcribing") + (("speakers",) if settings.diarizer != "none" else ())
     llm = None
     if minutes:
         stages += ("minutes",)
-        llm = _llm()
-    pipeline = MeetingPipeline(settings, settings.model_cache_dir or data_dir / "models")
+        llm = load_llm(bot_settings)
+    cache_dir = settings.model_cache_dir or bot_settings.data_dir / "models"
+    pipeline = MeetingPipeline(settings, cache_dir)
     try:
         with _stage_bars(stages) as report:
             return pipeline.run(file, info, llm=llm, progress=report)
     except MeetingError as exc:
-        raise _fail(exc.message) from None
+        raise fail(exc.message) from None
     finally:
         if llm is not None:
             llm.close()
-
-
-def _llm() -> Any:
-    from llm.errors import LLMError
-    from llm.factory import create_llm
-
-    settings = load_settings()
-    try:
-        return create_llm(
-            settings.llm, data_dir=settings.data_dir, allowed_hosts=settings.outbound_allowed_hosts
-        )
-    except LLMError as exc:
-        raise _fail(exc.message, 2) from None
 
 
 FileArg = Annotated[
@@ -183,18 +180,16 @@ def transcribe(
     from meeting.types import MeetingInfo
 
     _check_output(format.value, out)
-    settings = load_settings()
-    meeting_settings = _meeting_settings(
-        settings, asr_model=model, asr_backend=backend, num_speakers=speakers
-    )
-    result = _run(
+    _produce(
         file,
-        meeting_settings,
-        settings.data_dir,
+        format.value,
+        out,
+        MeetingInfo(title=file.stem, language=language),
         minutes=False,
-        info=MeetingInfo(title=file.stem, language=language),
+        asr_model=model,
+        asr_backend=backend,
+        num_speakers=speakers,
     )
-    _write(_render(result, format.value), out)
 
 
 @meeting_app.command("report")
@@ -224,20 +219,18 @@ def report(
         try:
             day = date.fromisoformat(meeting_date)
         except ValueError:
-            raise _fail(f"--date {meeting_date!r} is not a date; use YYYY-MM-DD", 2) from None
+            raise fail(f"--date {meeting_date!r} is not a date; use YYYY-MM-DD", 2) from None
     names = tuple(n.strip() for n in (attendees or "").replace("，", ",").split(",") if n.strip())
-    settings = load_settings()
-    meeting_settings = _meeting_settings(
-        settings, asr_model=model, asr_backend=backend, num_speakers=speakers
-    )
-    result = _run(
+    _produce(
         file,
-        meeting_settings,
-        settings.data_dir,
+        format.value,
+        out,
+        MeetingInfo(title=title or file.stem, date=day, attendees=names, language=language),
         minutes=True,
-        info=MeetingInfo(title=title or file.stem, date=day, attendees=names, language=language),
+        asr_model=model,
+        asr_backend=backend,
+        num_speakers=speakers,
     )
-    _write(_render(result, format.value), out)
 
 
 def _render(result: MeetingResult, format: str) -> str | bytes:

@@ -20,7 +20,7 @@ Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 @pytest.fixture
 def cli(tmp_path: Path, speech_cache: Path, model_cache: Path) -> Cli:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         environment = dict(
             os.environ,
             COLUMNS="120",
@@ -29,6 +29,7 @@ def cli(tmp_path: Path, speech_cache: Path, model_cache: Path) -> Cli:
             OFFICEBOT_LLM__CACHE_DIR=str(model_cache),
             OFFICEBOT_PLUGINS__MEETING__MODEL_CACHE_DIR=str(speech_cache),
         )
+        environment.update(env)
         return subprocess.run(
             [str(OFFICEBOT), "meeting", *args],
             capture_output=True,
@@ -113,6 +114,10 @@ def test_bad_inputs_get_one_error_line(cli: Cli, tmp_path: Path) -> None:
     date = cli("report", str(text), "--date", "next tuesday")
     assert date.returncode == 2
     assert "YYYY-MM-DD" in date.stderr
+    misconfigured = cli("transcribe", str(text), OFFICEBOT_LLM__BACKEND="nonsense")
+    assert misconfigured.returncode != 0
+    assert "OFFICEBOT_LLM__BACKEND" in misconfigured.stderr
+    assert "Traceback" not in misconfigured.stderr
     binary = cli("transcribe", str(text), "--format", "docx")
     assert binary.returncode == 2
     assert "--out" in binary.stderr
