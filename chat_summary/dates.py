@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from datetime import date as Date
 from datetime import datetime, timedelta
 
-from llm.guardrails import parse_chinese_number
+from llm.guardrails import MONTH_NUMBERS, parse_chinese_number
 
 __all__ = ["DueMatch", "find_due_dates", "resolve_due"]
 
@@ -182,15 +182,9 @@ _EN_WEEKDAYS = {
     "sunday": 6, "mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3,
     "fri": 4,
 }  # fmt: skip
-_MONTHS = {
-    "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
-    "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
-    "september": 9, "sept": 9, "sep": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
-    "december": 12, "dec": 12,
-}  # fmt: skip
 _CASE_SENSITIVE_MONTHS = {"may", "march", "mar"}
 
-_MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_MONTH = "|".join(sorted(MONTH_NUMBERS, key=len, reverse=True))
 _WEEKDAY_FULL = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _WEEKDAY_SHORT = "Mon|Tues|Tue|Wed|Thurs|Thur|Thu|Fri"
 _ORDINAL = "|".join(sorted((re.escape(w) for w in _ORDINAL_WORDS), key=len, reverse=True))
@@ -508,7 +502,7 @@ def _en_date(match: re.Match[str], reference: Date) -> Date | None:
     if day is None:
         return None
     year = int(match["year"]) if match["year"] else None
-    return _month_day(reference, _MONTHS[name.lower()], day, year)
+    return _month_day(reference, MONTH_NUMBERS[name.lower()], day, year)
 
 
 @_rule(

@@ -232,15 +232,16 @@ def _numbers(text: str) -> Iterator[_Number]:
 
 # --- dates ---------------------------------------------------------------------------------
 
-_MONTHS = {
+MONTH_NUMBERS = {
     "january": 1, "jan": 1, "february": 2, "feb": 2, "march": 3, "mar": 3, "april": 4,
     "apr": 4, "may": 5, "june": 6, "jun": 6, "july": 7, "jul": 7, "august": 8, "aug": 8,
     "september": 9, "sept": 9, "sep": 9, "october": 10, "oct": 10, "november": 11, "nov": 11,
     "december": 12, "dec": 12,
 }  # fmt: skip
+"""English month names and abbreviations, lower-case, to their numbers."""
 # Month names in Title Case or CAPITALS only, so "may" and "march" as words are not dates.
 _MONTH = "|".join(
-    f"{name.title()}|{name.upper()}" for name in sorted(_MONTHS, key=len, reverse=True)
+    f"{name.title()}|{name.upper()}" for name in sorted(MONTH_NUMBERS, key=len, reverse=True)
 )
 _ORDINAL = r"(?:st|nd|rd|th)?"
 _DATE_PATTERNS = (
@@ -277,7 +278,9 @@ def _dates(text: str) -> list[_Date]:
             if any(d.start < match.end() and match.start() < d.end for d in found):
                 continue
             groups = match.groupdict()
-            month = _MONTHS[groups["mon"].lower()] if groups.get("mon") else _to_int(groups["m"])
+            month = (
+                MONTH_NUMBERS[groups["mon"].lower()] if groups.get("mon") else _to_int(groups["m"])
+            )
             day = _to_int(groups["d"])
             year = _to_int(groups["y"]) if groups.get("y") else None
             if month is None or day is None or not (1 <= month <= 12 and 1 <= day <= 31):
