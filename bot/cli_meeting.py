@@ -249,11 +249,6 @@ def _render(result: MeetingResult, format: str) -> str | bytes:
         return subtitles.to_vtt(result.transcript)
     if format == "md":
         return markdown.markdown_document(result)
-    import tempfile
+    from meeting.report.docx_report import docx_bytes
 
-    from meeting.report.docx_report import write_docx
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "report.docx"
-        write_docx(result, path)
-        return path.read_bytes()
+    return docx_bytes(result)

@@ -331,3 +331,21 @@ def write_docx(
     )
     document.save(str(target))
     return target
+
+
+def docx_bytes(
+    result: MeetingResult,
+    *,
+    include_transcript: bool = True,
+    chart: bool = True,
+    east_asian_font: str = DEFAULT_EAST_ASIAN_FONT,
+) -> bytes:
+    """The report as .docx bytes, for storing or sending without a file of our own."""
+    buffer = io.BytesIO()
+    build_docx(
+        result,
+        include_transcript=include_transcript,
+        chart=chart,
+        east_asian_font=east_asian_font,
+    ).save(buffer)
+    return buffer.getvalue()

@@ -151,8 +151,9 @@ def _suffix(filename: str | None) -> str:
     return suffix if suffix in AUDIO_SUFFIXES else ".bin"
 
 
-async def _save_upload(request: Request, ctx: HttpContext) -> tuple[Path, dict[str, str]]:
-    """The multipart upload's ``file`` saved under the plugin's data, and the other fields."""
+async def _save_upload(request: Request, ctx: HttpContext) -> tuple[Path, int, dict[str, str]]:
+    """The multipart upload's ``file`` saved under the plugin's data, its size, and the other
+    fields."""
     settings = _settings(ctx.config)
     limit = settings.audio.max_bytes
     declared = request.headers.get("content-length")
@@ -170,14 +171,14 @@ async def _save_upload(request: Request, ctx: HttpContext) -> tuple[Path, dict[s
         uploads = _root(ctx.services) / "uploads"
         uploads.mkdir(parents=True, exist_ok=True)
         path = uploads / f"{_new_id()}{_suffix(upload.filename)}"
-        await asyncio.to_thread(_copy_file, upload.file, path, limit)
+        size = await asyncio.to_thread(_copy_file, upload.file, path, limit)
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
     finally:
         await form.close()
-    return path, fields
+    return path, size, fields
 
 
-def _copy_file(source: Any, destination: Path, limit: int) -> None:
+def _copy_file(source: Any, destination: Path, limit: int) -> int:
     source.seek(0)
     with destination.open("wb") as out:
         shutil.copyfileobj(source, out, 1024 * 1024)
@@ -188,6 +189,7 @@ def _copy_file(source: Any, destination: Path, limit: int) -> None:
             413 if size else 422,
             "the recording is empty" if size == 0 else f"recordings up to {limit} bytes",
         )
+    return size
 
 
 def _form_request(fields: Mapping[str, str], upload_id: str) -> MeetingRequest:
@@ -259,19 +261,17 @@ router = APIRouter(tags=["meetings"])
 @router.post("/api/meetings/uploads", status_code=201)
 async def upload_recording(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Store a recording for a later ``meeting-ended`` event (which names its upload_id)."""
-    path, fields = await _save_upload(request, ctx)
+    path, size, fields = await _save_upload(request, ctx)
     tenant = fields.get("tenant") or DEFAULT_TENANT
     upload_id = path.stem
-    await ctx.records.put(
-        UPLOADS, upload_id, {"path": path.name, "bytes": path.stat().st_size}, tenant_key=tenant
-    )
-    return {"upload_id": upload_id, "bytes": path.stat().st_size, "tenant": tenant}
+    await ctx.records.put(UPLOADS, upload_id, {"path": path.name, "bytes": size}, tenant_key=tenant)
+    return {"upload_id": upload_id, "bytes": size, "tenant": tenant}
 
 
 @router.post("/api/meetings", status_code=202)
 async def create_meeting(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Upload a recording and process it at once (multipart: file + the meeting's fields)."""
-    path, fields = await _save_upload(request, ctx)
+    path, size, fields = await _save_upload(request, ctx)
     try:
         meeting = _form_request(fields, path.stem)
     except (ValidationError, ValueError) as exc:
@@ -280,7 +280,7 @@ async def create_meeting(request: Request, ctx: Ctx) -> dict[str, Any]:
     await ctx.records.put(
         UPLOADS,
         path.stem,
-        {"path": path.name, "bytes": path.stat().st_size},
+        {"path": path.name, "bytes": size},
         tenant_key=meeting.tenant,
     )
     return await _create_meeting(ctx, meeting)
@@ -310,7 +310,7 @@ async def get_meeting(meeting_id: str, ctx: Ctx) -> dict[str, Any]:
 @router.post("/api/voices", status_code=201)
 async def enroll_voice(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Enroll a voice sample (multipart: file, name, tenant) so reports use the real name."""
-    path, fields = await _save_upload(request, ctx)
+    path, _, fields = await _save_upload(request, ctx)
     try:
         name = fields.get("name", "").strip()
         if not 0 < len(name) <= 64:
@@ -477,40 +477,36 @@ async def _recording(
     return target
 
 
-async def _save_reports(
-    ctx: JobContext, tenant: str, meeting_id: str, result: Any, settings: MeetingSettings
-) -> dict[str, str]:
-    from meeting.report import json_report, markdown, subtitles
-    from meeting.report.docx_report import write_docx
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-    base = _filename_base(result, meeting_id)
-    docx_path = _root(ctx.services) / "reports" / f"{meeting_id}.docx"
-    docx_path.parent.mkdir(parents=True, exist_ok=True)
-    await ctx.run_in_thread(
-        lambda: write_docx(result, docx_path, include_transcript=settings.report_transcript)
-    )
-    files: list[tuple[bytes, str, str]] = [
-        (
-            docx_path.read_bytes(),
-            f"{base}.docx",
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        ),
+
+def _report_files(result: Any, base: str, include_transcript: bool) -> list[tuple[bytes, str, str]]:
+    """Every export of the meeting: (content, filename, content type). CPU work: in a thread."""
+    from meeting.report import json_report, markdown, subtitles
+    from meeting.report.docx_report import docx_bytes
+
+    report = json.dumps(json_report.report_json(result), ensure_ascii=False, indent=1)
+    return [
+        (docx_bytes(result, include_transcript=include_transcript), f"{base}.docx", DOCX_TYPE),
         (markdown.markdown_document(result).encode(), f"{base}.md", "text/markdown; charset=utf-8"),
         (subtitles.to_srt(result.transcript).encode(), f"{base}.srt", "text/plain; charset=utf-8"),
         (subtitles.to_vtt(result.transcript).encode(), f"{base}.vtt", "text/vtt; charset=utf-8"),
-        (
-            json.dumps(json_report.report_json(result), ensure_ascii=False, indent=1).encode(),
-            f"{base}.json",
-            "application/json",
-        ),
+        (report.encode(), f"{base}.json", "application/json"),
     ]
+
+
+async def _save_reports(
+    ctx: JobContext, tenant: str, meeting_id: str, result: Any, settings: MeetingSettings
+) -> dict[str, str]:
+    files = await ctx.run_in_thread(
+        _report_files, result, _filename_base(result, meeting_id), settings.report_transcript
+    )
     links: dict[str, str] = {}
     for data, filename, content_type in files:
         artifact = await ctx.services.artifacts.save(
             data, filename, content_type=content_type, tenant_key=tenant, plugin=plugin.name
         )
         links[filename.rsplit(".", 1)[-1]] = artifact.url
-    docx_path.unlink(missing_ok=True)
     return links
 
 
