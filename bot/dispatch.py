@@ -23,13 +23,14 @@ from bot.artifacts import ArtifactStore
 from bot.commands import UsageError, parse_arguments, split_command
 from bot.download import Downloader
 from bot.errors import OfficebotError
+from bot.history import MessageHistory
 from bot.jobs import JobRunner
 from bot.records import PluginRecords
 from bot.registry import PluginRegistry
 from bot.scheduler import PluginSchedules, SchedulerService
 from bot.sender import Sender, session_usable
 from bot.settings import Settings
-from bot.storage.messages import StoredEvent, recent_messages
+from bot.storage.messages import MessageWriter, StoredEvent
 from llm.service import LLM
 from plugins.context import CommandInfo, StoredMessage
 from plugins.events import ChatEvent, ReplyChannel
@@ -42,9 +43,16 @@ class BotServices:
     """The bot's implementation of ``plugins.Services``."""
 
     def __init__(
-        self, settings: Settings, registry: PluginRegistry, sender: Sender, engine: Any, llm: LLM
+        self,
+        settings: Settings,
+        registry: PluginRegistry,
+        sender: Sender,
+        engine: Any,
+        llm: LLM,
+        writer: MessageWriter,
     ) -> None:
         self.llm = llm
+        self.history = MessageHistory(engine, writer)
         self._settings = settings
         self._registry = registry
         self._sender = sender
@@ -58,6 +66,15 @@ class BotServices:
     @property
     def data_dir(self) -> Path:
         return self._settings.data_dir
+
+    @property
+    def timezone(self) -> str:
+        return self._settings.timezone
+
+    def can_post_to(self, platform: str, conversation_id: str) -> bool:
+        return platform == "dingtalk" and (
+            self._sender.robot_for_conversation(conversation_id) is not None
+        )
 
     def records_for(self, plugin: str) -> PluginRecords:
         store = self._records.get(plugin)
@@ -99,9 +116,7 @@ class BotServices:
         self, tenant_key: str, conversation_id: str, limit: int = 100
     ) -> Sequence[StoredMessage]:
         limit = max(1, min(limit, 10_000))
-        return await asyncio.to_thread(
-            recent_messages, self._engine, tenant_key, conversation_id, limit
-        )
+        return await self.history.messages(tenant_key, conversation_id, last=limit, limit=limit)
 
     async def send_to_group(self, message: OutgoingMessage, *, robot: str | None = None) -> None:
         await self._sender.send_to_robot(self._sender.robot(robot), message)

@@ -48,7 +48,9 @@ class Runtime:
             )
         except LLMError as exc:
             raise ConfigError(exc.message) from None
-        self.services = BotServices(settings, registry, self.sender, self.engine, self.llm)
+        self.services = BotServices(
+            settings, registry, self.sender, self.engine, self.llm, self.writer
+        )
         self.jobs = JobRunner(
             JobStore(self.engine),
             registry,

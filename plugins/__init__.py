@@ -7,10 +7,14 @@ and the context protocols. Built-in plugins live in ``plugins.builtin`` and use 
 from plugins.context import (
     Artifact,
     Artifacts,
+    ChatHistory,
     CommandContext,
     CommandInfo,
+    ConversationPrivacy,
     EventContext,
     HttpContext,
+    ImportedMessage,
+    ImportResult,
     JobContext,
     Record,
     RecordStore,
@@ -20,7 +24,14 @@ from plugins.context import (
     StoredMessage,
 )
 from plugins.contract import ENTRY_POINT_GROUP, HOOKS, Param, Plugin, PluginDefinitionError
-from plugins.events import Attachment, ChatEvent, ConversationType, Mention, ReplyChannel
+from plugins.events import (
+    Attachment,
+    ChatEvent,
+    ConversationType,
+    Mention,
+    Quote,
+    ReplyChannel,
+)
 from plugins.messages import (
     ActionCardMessage,
     Button,
@@ -39,11 +50,15 @@ __all__ = [
     "Attachment",
     "Button",
     "ChatEvent",
+    "ChatHistory",
     "CommandContext",
     "CommandInfo",
+    "ConversationPrivacy",
     "ConversationType",
     "EventContext",
     "HttpContext",
+    "ImportResult",
+    "ImportedMessage",
     "JobContext",
     "MarkdownMessage",
     "Mention",
@@ -52,6 +67,7 @@ __all__ = [
     "Param",
     "Plugin",
     "PluginDefinitionError",
+    "Quote",
     "Record",
     "RecordStore",
     "ReplyChannel",

@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel
 
 from llm.service import LLM
-from plugins.events import ChatEvent
+from plugins.events import Attachment, ChatEvent, Mention, Quote
 from plugins.messages import OutgoingMessage
 
 T = TypeVar("T")
@@ -45,6 +45,97 @@ class StoredMessage:
     msgtype: str
     sent_at: datetime
     reply_to: str | None
+    mentions: tuple[Mention, ...] = ()
+    attachments: tuple[Attachment, ...] = ()
+    quote: Quote | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportedMessage:
+    """One message of an exported chat, for ``ChatHistory.import_messages``."""
+
+    message_id: str
+    """Unique within the conversation; importing the same id again is a no-op."""
+    sender: str
+    """The sender's display name."""
+    sent_at: datetime
+    """Timezone-aware."""
+    text: str
+    sender_id: str | None = None
+    reply_to: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    imported: int
+    duplicates: int
+    """Messages whose id was stored already (an import run twice adds nothing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationPrivacy:
+    """Whether a conversation's messages are stored, and how long they are kept."""
+
+    storing: bool
+    retention_days: int | None
+    """This conversation's own retention period; None: the default."""
+
+
+class ChatHistory(Protocol):
+    """The stored messages of every conversation, per tenant. A query names its tenant and
+    conversation, and returns nothing of any other."""
+
+    async def messages(
+        self,
+        tenant_key: str,
+        conversation_id: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        last: int | None = None,
+        limit: int = 10_000,
+    ) -> Sequence[StoredMessage]:
+        """Messages sent in ``[since, until)``, oldest first: the newest ``last`` of them when
+        given, and never more than ``limit`` (the newest)."""
+        ...
+
+    async def import_messages(
+        self,
+        tenant_key: str,
+        conversation_id: str,
+        messages: Sequence[ImportedMessage],
+        *,
+        platform: str = "dingtalk",
+        title: str | None = None,
+    ) -> ImportResult:
+        """Store an exported chat in one transaction: all of it, or nothing."""
+        ...
+
+    async def privacy(
+        self, tenant_key: str, conversation_id: str, *, platform: str
+    ) -> ConversationPrivacy: ...
+
+    async def set_storing(
+        self, tenant_key: str, conversation_id: str, *, platform: str, storing: bool
+    ) -> ConversationPrivacy:
+        """Start or stop storing the conversation's messages (from the next message on)."""
+        ...
+
+    async def set_retention(
+        self, tenant_key: str, conversation_id: str, *, platform: str, days: int | None
+    ) -> ConversationPrivacy:
+        """Keep this conversation's messages ``days`` days (None: the default period)."""
+        ...
+
+    async def forget(self, tenant_key: str, conversation_id: str) -> int:
+        """Delete every stored message of the conversation; returns how many."""
+        ...
+
+    async def purge(self, *, default_retention_days: int | None) -> int:
+        """Delete messages older than their conversation's retention period (or the default;
+        None keeps them), and content-free rows older than a day; returns how many."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +232,22 @@ class Services(Protocol):
         self, tenant_key: str, conversation_id: str, limit: int = 100
     ) -> Sequence[StoredMessage]:
         """The newest stored messages of one conversation of one tenant, oldest first."""
+        ...
+
+    @property
+    def history(self) -> ChatHistory:
+        """Every stored message: windows of a conversation, imports, privacy, retention."""
+        ...
+
+    @property
+    def timezone(self) -> str:
+        """The bot's timezone (IANA name, ``OFFICEBOT_TIMEZONE``): schedules run in it, and
+        times people write in chat ("18:00", "昨天") mean it."""
+        ...
+
+    def can_post_to(self, platform: str, conversation_id: str) -> bool:
+        """Whether ``send_to_conversation`` has a group robot for this conversation (messages
+        nobody asked for, such as digests, need one)."""
         ...
 
     async def send_to_group(self, message: OutgoingMessage, *, robot: str | None = None) -> None:

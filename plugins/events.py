@@ -36,6 +36,17 @@ class Attachment(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)
 
 
+class Quote(BaseModel):
+    """The earlier message a message replies to (quotes), as the platform described it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    message_id: str | None = None
+    sender_id: str | None = None
+    sender_name: str | None = None
+    text: str = ""
+
+
 class ReplyChannel(BaseModel):
     """How to answer this message later: a per-conversation webhook and when it expires."""
 
@@ -64,6 +75,8 @@ class ChatEvent(BaseModel):
     mentions: tuple[Mention, ...] = ()
     bot_mentioned: bool = False
     reply_to: str | None = None
+    """The platform's id of the message this one replies to (see ``quote``)."""
+    quote: Quote | None = None
     attachments: tuple[Attachment, ...] = ()
     sent_at: datetime
     reply_channel: ReplyChannel | None = None

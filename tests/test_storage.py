@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.history import recent_messages
 from bot.jobs import JobStore
 from bot.storage.database import make_engine, upgrade
-from bot.storage.messages import MessageWriter, recent_messages
+from bot.storage.messages import MessageWriter
 from bot.storage.models import Conversation, Message, Tenant
 from plugins.events import ChatEvent, Mention
 

@@ -22,6 +22,7 @@ from plugins.events import (
     ChatEvent,
     ConversationType,
     Mention,
+    Quote,
     ReplyChannel,
 )
 from plugins.messages import OutgoingMessage, to_dingtalk
@@ -71,6 +72,7 @@ class DingTalkAdapter(ChatAdapter):
         message_id = _required_str(data, "msgId")
         sender_id = _optional_str(data, "senderStaffId") or _required_str(data, "senderId")
         text, attachments = _content(msgtype, data)
+        quote = _quote(data)
         tenant = (
             _optional_str(data, "chatbotCorpId") or _optional_str(data, "senderCorpId") or "default"
         )
@@ -92,6 +94,8 @@ class DingTalkAdapter(ChatAdapter):
             text=text,
             mentions=_mentions(data.get("atUsers")),
             bot_mentioned=bool(data.get("isInAtList")),
+            reply_to=quote.message_id if quote is not None else None,
+            quote=quote,
             attachments=attachments,
             sent_at=_ms_to_datetime(data.get("createAt")) or datetime.now(UTC),
             reply_channel=_reply_channel(data),
@@ -157,6 +161,36 @@ def _content(msgtype: str, data: Mapping[str, Any]) -> tuple[str, tuple[Attachme
     recognition = content.get("recognition")
     text = recognition.strip() if msgtype == "audio" and isinstance(recognition, str) else ""
     return text, (attachment,)
+
+
+def _quote(data: Mapping[str, Any]) -> Quote | None:
+    """The quoted message of a reply. DingTalk sends it, undocumented, as ``text.isReplyMsg``
+    and ``text.repliedMsg`` ({msgId, senderId, senderNick, content: {text} or {richText}})."""
+    text = data.get("text")
+    if not isinstance(text, dict) or not text.get("isReplyMsg"):
+        return None
+    replied = text.get("repliedMsg")
+    if not isinstance(replied, dict):
+        return None
+    content = replied.get("content")
+    quoted = ""
+    if isinstance(content, dict):
+        if isinstance(content.get("text"), str):
+            quoted = content["text"]
+        elif isinstance(content.get("richText"), list):
+            quoted = "".join(
+                part["text"]
+                for part in content["richText"]
+                if isinstance(part, dict)
+                and isinstance(part.get("text"), str)
+                and part.get("type", "text") == "text"
+            )
+    return Quote(
+        message_id=_optional_str(replied, "msgId"),
+        sender_id=_optional_str(replied, "senderStaffId") or _optional_str(replied, "senderId"),
+        sender_name=_optional_str(replied, "senderNick"),
+        text=quoted.strip()[:2000],
+    )
 
 
 def _is_scalar(value: Any) -> bool:

@@ -13,21 +13,20 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection, Engine, Insert, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from bot.storage.models import Conversation, Message, Tenant, utcnow
-from plugins.context import StoredMessage
 from plugins.events import ChatEvent
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +46,31 @@ class _Pending:
     future: asyncio.Future[StoredEvent]
 
 
+@dataclass(slots=True)
+class _Call:
+    """Work that must run in order with the inserts (a conversation's storage switch)."""
+
+    func: Callable[[Connection], Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+def storing(settings: Any) -> bool:
+    """Whether a conversation with these settings has its messages stored (``/privacy``)."""
+    return not (isinstance(settings, dict) and settings.get("store") is False)
+
+
 class MessageWriter:
     """Group-committing writer of chat events (one thread, one transaction per batch)."""
 
     def __init__(self, engine: Engine, *, max_batch: int = 256) -> None:
         self._engine = engine
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Pending | _Call | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._tenants: dict[str, int] = {}
-        self._conversations: dict[tuple[int, str, str], int] = {}
+        self._conversations: dict[tuple[int, str, str], tuple[int, bool]] = {}
+        """(tenant id, platform, conversation id) -> (conversation pk, messages stored)."""
         self._message_statement: Insert | None = None
 
     def start(self) -> None:
@@ -79,13 +93,28 @@ class MessageWriter:
         self._queue.put(_Pending(event, loop, future))
         return await future
 
+    async def call(self, func: Callable[[Connection], T]) -> T:
+        """Run ``func`` in the writer's thread, in a transaction of its own, between batches:
+        every event stored after it returns sees what it committed. The conversation cache is
+        dropped afterwards, so a changed setting (``/privacy off``) holds from the next event."""
+        if self._thread is None:
+            raise RuntimeError("MessageWriter.start() was not called")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(_Call(func, loop, future))
+        return await future
+
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
+            if isinstance(first, _Call):
+                self._call(first)
+                continue
             batch = [first]
             stop_after = False
+            call: _Call | None = None
             while len(batch) < self._max_batch:
                 try:
                     item = self._queue.get_nowait()
@@ -94,10 +123,26 @@ class MessageWriter:
                 if item is _STOP:
                     stop_after = True
                     break
+                if isinstance(item, _Call):
+                    call = item  # runs after the events queued before it
+                    break
                 batch.append(item)
             self._write([p for p in batch if isinstance(p, _Pending)])
+            if call is not None:
+                self._call(call)
             if stop_after:
                 return
+
+    def _call(self, call: _Call) -> None:
+        try:
+            with self._engine.begin() as conn:
+                result = call.func(conn)
+        except Exception as exc:
+            _settle(call.loop, call.future, None, exc)
+        else:
+            _settle(call.loop, call.future, result, None)
+        finally:
+            self._conversations.clear()
 
     def _write(self, batch: list[_Pending]) -> None:
         try:
@@ -125,23 +170,15 @@ class MessageWriter:
         rows: list[dict[str, Any]] = []
         for event in events:
             tenant_id = self._tenant_id(conn, event.tenant_key)
-            conversation_pk = self._conversation_id(conn, tenant_id, event)
+            conversation_pk, keep = self._conversation(conn, tenant_id, event)
             places.append((tenant_id, conversation_pk))
+            row = message_row(event) if keep else redacted_row(event)
             rows.append(
                 {
+                    **row,
                     "tenant_id": tenant_id,
                     "conversation_id": conversation_pk,
-                    "external_id": event.message_id,
-                    "msgtype": event.msgtype,
-                    "sender_id": event.sender_id,
-                    "sender_name": event.sender_name,
-                    "text": event.text,
-                    "mentions": [m.model_dump(exclude_none=True) for m in event.mentions],
-                    "attachments": [a.model_dump(exclude_none=True) for a in event.attachments],
-                    "reply_to": event.reply_to,
-                    "sent_at": event.sent_at,
                     "received_at": received_at,
-                    "raw": event.raw,
                 }
             )
         # RETURNING names each new row by its key: rows skipped by ON CONFLICT are simply absent.
@@ -172,7 +209,7 @@ class MessageWriter:
         if self._message_statement is None:
             messages = cast(Table, Message.__table__)
             self._message_statement = (
-                _insert_for(conn)(messages)
+                insert_for(conn)(messages)
                 .on_conflict_do_nothing(index_elements=["conversation_id", "external_id"])
                 .returning(messages.c.id, messages.c.conversation_id, messages.c.external_id)
             )
@@ -186,90 +223,126 @@ class MessageWriter:
         self._tenants[key] = tenant_id
         return tenant_id
 
-    def _conversation_id(self, conn: Connection, tenant_id: int, event: ChatEvent) -> int:
+    def _conversation(self, conn: Connection, tenant_id: int, event: ChatEvent) -> tuple[int, bool]:
         cache_key = (tenant_id, event.platform, event.conversation_id)
         cached = self._conversations.get(cache_key)
         if cached is not None:
             return cached
-        conn.execute(
-            _insert_for(conn)(Conversation)
-            .values(
-                tenant_id=tenant_id,
-                platform=event.platform,
-                external_id=event.conversation_id,
-                type=event.conversation_type.value,
-                title=event.conversation_title,
-                settings={},
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["tenant_id", "platform", "external_id"])
+        found = ensure_conversation(
+            conn,
+            tenant_id,
+            event.platform,
+            event.conversation_id,
+            kind=event.conversation_type.value,
+            title=event.conversation_title,
         )
-        conversation_pk = conn.execute(
-            select(Conversation.id).where(
-                Conversation.tenant_id == tenant_id,
-                Conversation.platform == event.platform,
-                Conversation.external_id == event.conversation_id,
-            )
-        ).scalar_one()
-        self._conversations[cache_key] = conversation_pk
-        return conversation_pk
+        self._conversations[cache_key] = found
+        return found
+
+
+def message_row(event: ChatEvent) -> dict[str, Any]:
+    """The ``messages`` columns of an event (without tenant, conversation and receipt time)."""
+    return {
+        "external_id": event.message_id,
+        "msgtype": event.msgtype,
+        "sender_id": event.sender_id,
+        "sender_name": event.sender_name,
+        "text": event.text,
+        "mentions": [m.model_dump(exclude_none=True) for m in event.mentions],
+        "attachments": [a.model_dump(exclude_none=True) for a in event.attachments],
+        "reply_to": event.reply_to,
+        "quote": event.quote.model_dump(exclude_none=True) if event.quote else None,
+        "redacted": False,
+        "sent_at": event.sent_at,
+        "raw": event.raw,
+    }
+
+
+def redacted_row(event: ChatEvent) -> dict[str, Any]:
+    """What is kept of a message in a conversation that opted out of storage: its id (to
+    recognise a redelivery) and time (to purge it), nothing about who wrote what."""
+    return {
+        "external_id": event.message_id,
+        "msgtype": event.msgtype,
+        "sender_id": "",
+        "sender_name": None,
+        "text": "",
+        "mentions": [],
+        "attachments": [],
+        "reply_to": None,
+        "quote": None,
+        "redacted": True,
+        "sent_at": event.sent_at,
+        "raw": {},
+    }
+
+
+def ensure_conversation(
+    conn: Connection,
+    tenant_id: int,
+    platform: str,
+    external_id: str,
+    *,
+    kind: str = "group",
+    title: str | None = None,
+) -> tuple[int, bool]:
+    """The pk of a conversation, created when new (safe under concurrency), and whether its
+    messages are stored."""
+    conn.execute(
+        insert_for(conn)(Conversation)
+        .values(
+            tenant_id=tenant_id,
+            platform=platform,
+            external_id=external_id,
+            type=kind,
+            title=title,
+            settings={},
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id", "platform", "external_id"])
+    )
+    row = conn.execute(
+        select(Conversation.id, Conversation.settings).where(
+            Conversation.tenant_id == tenant_id,
+            Conversation.platform == platform,
+            Conversation.external_id == external_id,
+        )
+    ).one()
+    return row.id, storing(row.settings)
 
 
 def ensure_tenant(conn: Connection, key: str) -> int:
     """The id of the tenant with ``key``, creating it when new (safe under concurrency)."""
     conn.execute(
-        _insert_for(conn)(Tenant)
+        insert_for(conn)(Tenant)
         .values(key=key, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["key"])
     )
     return conn.execute(select(Tenant.id).where(Tenant.key == key)).scalar_one()
 
 
-def _insert_for(conn: Connection) -> Any:
+def insert_for(conn: Connection) -> Any:
+    """The dialect's INSERT (with ON CONFLICT) for this connection."""
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _resolve(pending: _Pending, result: StoredEvent | None, error: Exception | None) -> None:
+    _settle(pending.loop, pending.future, result, error)
+
+
+def _settle(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    result: Any,
+    error: BaseException | None,
+) -> None:
     def settle() -> None:
-        if pending.future.done():
+        if future.done():
             return
         if error is not None:
-            pending.future.set_exception(error)
+            future.set_exception(error)
         else:
-            assert result is not None
-            pending.future.set_result(result)
+            future.set_result(result)
 
     with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody waits
-        pending.loop.call_soon_threadsafe(settle)
-
-
-def recent_messages(
-    engine: Engine, tenant_key: str, conversation_id: str, limit: int
-) -> Sequence[StoredMessage]:
-    """The newest ``limit`` messages of one tenant's conversation, oldest first."""
-    statement = (
-        select(Message, Conversation.external_id)
-        .join(Conversation, Message.conversation_id == Conversation.id)
-        .join(Tenant, Message.tenant_id == Tenant.id)
-        .where(Tenant.key == tenant_key, Conversation.external_id == conversation_id)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
-        .limit(limit)
-    )
-    with Session(engine) as session:
-        rows = session.execute(statement).all()
-    messages = [
-        StoredMessage(
-            id=row.Message.id,
-            conversation_id=row.external_id,
-            message_id=row.Message.external_id,
-            sender_id=row.Message.sender_id,
-            sender_name=row.Message.sender_name,
-            text=row.Message.text,
-            msgtype=row.Message.msgtype,
-            sent_at=row.Message.sent_at,
-            reply_to=row.Message.reply_to,
-        )
-        for row in rows
-    ]
-    messages.reverse()
-    return messages
+        loop.call_soon_threadsafe(settle)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -16,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -85,12 +87,17 @@ class Conversation(Base):
 
 
 class Message(Base):
-    """Every chat message the bot sees, stored before it is acknowledged."""
+    """Every chat message the bot sees, stored before it is acknowledged.
+
+    In a conversation that opted out of storage (``/privacy off``) a message leaves only a
+    ``redacted`` row: its platform id and time, no sender and no content, so a redelivered
+    callback is still recognised as a duplicate; retention removes such rows after a day."""
 
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("conversation_id", "external_id"),
         Index("ix_messages_conversation_sent", "conversation_id", "sent_at"),
+        Index("ix_messages_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -104,6 +111,8 @@ class Message(Base):
     mentions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     reply_to: Mapped[str | None] = mapped_column(String(256))
+    quote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    redacted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
