@@ -27,11 +27,13 @@ Conventions (each a choice; the tests pin them down):
   alone (15号, the 15th) that has passed this month means next month's. With a year (2027年3月15日,
   2027-03-15, March 15, 2027) it is taken as written.
 - Numeric month/day is month first (3/15, 3.15); with "/" a first number above 12 is the day
-  (15/3). Numbers that read as amounts (3.15%, 3.15万, v3.15) are not dates.
+  (15/3). Numbers that read as amounts (3.15%, 3.15万, v3.15) or versions ("4.8 ships") are not
+  dates. A past weekday (上周五, 上个星期一) is no due date at all.
 - N天后 / N天内 / 三天之内 / in 3 days / within 3 days: reference + N days; 两周内 / within two
   weeks: + 14 days; N个月内 / within N months: the same day N months on (clamped to the month's
   end); 半个月: 15 days; N个工作日 / N business days: N weekdays on (Saturday and Sunday skipped).
-- "Before", "by", "until", 之前, 以前, 前, 为止 keep the named day: "3月15日前" is due March 15.
+- "Before", "by", "until", 之前, 以前, 前, 为止 keep the named day: "3月15日前" is due March 15;
+  so does a time of day before them: "今天下班前", "明天中午前".
   Such words are part of the matched text (``DueMatch.text`` is "by Friday", "下周三之前").
 - An impossible date (2月30日, 4/31) resolves to None and is not reported.
 - English month names "May" and "March" count only in Title Case or capitals ("we may 5x it" is no
@@ -224,6 +226,7 @@ def _zh_relative_day(match: re.Match[str], reference: Date) -> Date | None:
 
 
 @_rule(
+    r"(?<!上)(?<!上个)(?<!上一个)"
     r"(?P<rel>下下个?|下一?个?|本|这一?个?|今)?\s*(?:周|星期|礼拜)\s*(?P<day>[一二三四五六日天1-7])"
     r"|(?P<rel2>下下个?|下一?个?|本|这一?个?)?\s*(?:周|星期|礼拜)(?P<weekend>末)"
 )
@@ -365,7 +368,10 @@ _NOT_AN_AMOUNT = (
 
 @_rule(
     r"(?<![A-Za-z0-9_.$¥€£/\-:])(?<!版本)(?<!版本 )"
-    r"(?P<month>1[0-2]|0?[1-9])\.(?P<day>3[01]|[12]\d|0?[1-9])" + _NOT_AN_AMOUNT
+    r"(?P<month>1[0-2]|0?[1-9])\.(?P<day>3[01]|[12]\d|0?[1-9])"
+    + _NOT_AN_AMOUNT
+    # "4.8 ships Tuesday" is a version, not April 8
+    + r"(?!\s*[A-Za-z])"
 )
 def _dotted_month_day(match: re.Match[str], reference: Date) -> Date | None:
     return _month_day(reference, int(match["month"]), int(match["day"]), None)
@@ -543,7 +549,10 @@ def _en_duration(match: re.Match[str], reference: Date) -> Date | None:
 
 # --- scanning ------------------------------------------------------------------------------
 
-_ZH_SUFFIX = re.compile(r"\s*(?:之前|以前|前(?!后)|为止|截止|之内|以内|内)")
+_ZH_SUFFIX = re.compile(
+    r"\s*(?:(?:下班|收工|中午|午饭|晚饭|上班|开会|早上|晚上)(?=之前|以前|前))?"
+    r"(?:之前|以前|前(?!后)|为止|截止|之内|以内|内)"
+)
 _EN_PREFIX = re.compile(
     r"(?:\b(?:by|before|on|until|till|due|due\s+(?:on|by)|no\s+later\s+than|not\s+later\s+than"
     r"|ahead\s+of|prior\s+to)\s+)$",

@@ -72,11 +72,18 @@ def number_lines(utterances: Iterable[Utterance]) -> list[Line]:
 _SENTENCE_END = re.compile(r"[。！？；!?;…]+[”’\"'」』）)]*\s*|\.+(?=\s|$)[\"')\]]*\s*|\n+")
 
 
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
 def sentences(text: str) -> list[str]:
-    """``text`` cut into sentences, each a verbatim substring (stripped)."""
+    """``text`` cut into sentences, each a verbatim substring (stripped). A link's "?" or
+    "." ends no sentence."""
     found: list[str] = []
     start = 0
+    links = [m.span() for m in _URL.finditer(text)] if "://" in text else []
     for match in _SENTENCE_END.finditer(text):
+        if any(a <= match.start() < b - 1 for a, b in links):
+            continue
         piece = text[start : match.end()].strip()
         if piece:
             found.append(piece)
@@ -116,11 +123,11 @@ def terms(text: str) -> frozenset[str]:
     for word in _LATIN.findall(folded):
         if word in _EN_STOPWORDS or (len(word) < 2 and not word.isdigit()):
             continue
-        found.add(_stem(word))
+        found.add(stem(word))
     return frozenset(found)
 
 
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     for suffix in ("ing", "ed", "es", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
             return word[: -len(suffix)]
@@ -205,15 +212,18 @@ def match_name(candidate: str, names: Sequence[str]) -> str | None:
 # --- commitments ---------------------------------------------------------------------------
 
 _ZH_FIRST_PERSON = re.compile(
-    r"我(?!们|觉得|认为|想|看|说|听|记得|知道|同意|的|是|也觉得)(?:这边|这里)?"
-    r"[^，。！？,.!?；;]{0,12}?"
-    r"(?:会|来|负责|去做|争取|尽快|保证|跟进|处理|准备|完成|整理|提交|修复|写|做|发|改|更新|安排|"
-    r"联系|确认|搞定|补|出|给|交|把)"
+    r"我(?!们|觉得|认为|想|看|说|听|记得|知道|同意|的|是|也觉得)(?:这边|这里)?(?:也|就|先|再)?来"
+    r"|我(?!们|觉得|认为|想|看|说|听|记得|知道|同意|的|是|也觉得|正在|在(?=[查看弄改写做跑测修找忙等]))"
+    r"(?:这边|这里)?[^，。！？,.!?；;]{0,12}?"
+    r"(?:会|负责|去做|争取|尽快|保证|跟进|处理|准备|完成|整理|提交|修复|写|做|发|改|更新|安排|"
+    r"联系|确认|搞定|补|出|给|交|把|签|订|约|谈|(?<!想)问|查|盯|催)"
 )
 _EN_FIRST_PERSON = re.compile(
-    r"\b(?:I\s+(?:will(?!\s+not)|shall|can(?!['’]t|not)|could(?!n)|am\s+going\s+to|plan\s+to|"
+    r"\b(?<!when\s)(?<!if\s)(?<!until\s)(?<!once\s)"
+    r"(?:I\s+(?:will(?!\s+not)|shall|can(?!['’]t|not)|could(?!n)|am\s+going\s+to|plan\s+to|"
     r"need\s+to|have\s+to|must|"
-    r"should|am\s+on|take|own|volunteer)|I['’](?:ll|m\s+going\s+to|m\s+on)|let\s+me|"
+    r"should|am\s+on|take|own|volunteer)|I['’](?:ll|m\s+going\s+to|m\s+on)|"
+    r"let\s+me(?!\s+(?:know|think|see|guess|be))|"
     r"leave\s+it\s+(?:to|with)\s+me)\b",
     re.IGNORECASE,
 )
@@ -222,13 +232,25 @@ _ZH_AFTER_NAME = re.compile(
     r"(?:负责|来(?!了|过|自)|去(?!年|了)|会(?!上|议)|需要|要(?!求)|得|跟进|处理|准备|完成|把|"
     r"在[^，。！？,.!?]{0,10}(?:之前|以前|前|内)|尽快|帮忙|请(?!假)|修复|写|做|整理|提交|更新)"
 )
-_ZH_BEFORE_NAME = re.compile(r"(?:请|让|由|交给|麻烦|辛苦|安排|@)\s*$")
-_EN_AFTER_NAME = re.compile(
-    r"^\s*,?\s*(?:(?:also|then|please|will\s+you)\s+)?"
-    r"(?:will|['’]ll|should|needs?\s+to|has\s+to|must|is\s+going\s+to|can\s+you|could\s+you|"
-    r"would\s+you|please|to\s+[a-z]+|owns|takes|is\s+responsible|is\s+on|handles?)\b"
+_ZH_BEFORE_NAME = re.compile(r"(?:请|让|由|交给|麻烦|辛苦|安排)\s*$")
+_AT_BEFORE_NAME = re.compile(r"@\s*$")
+_ACTION_VERB = re.compile(
+    r"负责|跟进|处理|准备|完成|整理|提交|修复|修|写|做|发|改|更新|安排|联系|确认|搞定|补|出|给|交|"
+    r"看|查|验|测|对一下|牵头|跟|弄|搞|订|约|回复|答复|上传|同步|推进|评估|拉|建|评审|过一下|"
+    r"打个?电话|安抚|沟通|通知|问问|催|盯|批|签|"
+    r"\b(?:review|check|send|fix|update|write|prepare|draft|finish|test|verify|look|call|"
+    r"email|ping|follow|share|book|schedule|file|merge|deploy|ship|own|take|handle|sync|"
+    r"set\s+up|reach\s+out|get|give|pull|grab|lock|confirm|finalize|run|post)\b",
+    re.IGNORECASE,
 )
-_EN_BEFORE_NAME = re.compile(r"\b(?:ask|asks|asked|assign|assigned|have|let|tell|get|@)\s+$|@$")
+"""What an @-mention must be followed by to give the person a task ("@李娜 回归报告周五前发群里"),
+not just to call them ("下午两点开会 @张伟 @黄婷")."""
+_EN_AFTER_NAME = re.compile(
+    r"^\s*,?\s*(?:(?:also|then|please|pls|plz|will\s+you)\s+)?"
+    r"(?:will|['’]ll|should|needs?\s+to|has\s+to|must|is\s+going\s+to|can\s+you|could\s+you|"
+    r"would\s+you|please|pls|plz|to\s+[a-z]+|owns|takes|is\s+responsible|is\s+on|handles?)\b"
+)
+_EN_BEFORE_NAME = re.compile(r"\b(?:ask|asks|asked|assign|assigned|have|let|tell|get)\s+$")
 _ZH_OBLIGATION = re.compile(
     r"需要|必须|务必|记得|别忘了|待办|跟进|落实|负责|得(?:在|把|尽快)|"
     r"要(?:在|把|尽快|先)?(?:做|写|改|修|更新|完成|提交|准备|整理|确认|联系|发|出|补|处理|解决)"
@@ -239,15 +261,20 @@ _EN_OBLIGATION = re.compile(
     re.IGNORECASE,
 )
 _DECISION = re.compile(
-    r"决定|确定|定了|定下来|同意|通过|批准|就这么|拍板|敲定|"
-    r"\b(?:decided|agreed|agree|approved|decision|we(?:['’]ll| will) go with|settled on|"
-    r"confirmed)\b",
+    r"决定|确定(?:了|下来|为|在|用|选)|已确定|最终确定|(?<![得要该没])定了|定下来|(?<![不])同意|"
+    r"(?<![沟普])通过(?![邮钉微电系])|批准|就这么|拍板|敲定|(?:小会|会议|最终)结论|结论(?:是|[：:])|"
+    r"(?:就|先|最终)定|定个规矩|"
+    r"\b(?:decided|agreed|agree|approved|decision|we(?:['’]ll| will) go with|let['’]?s go with|"
+    r"let['’]?s do (?:it|that|this)|we(?:['’]re| are) (?:dropping|going with|moving to|switching "
+    r"to|sticking with|not doing)|settled on|confirmed|final call|final\s*[:：]|,\s*final\b)",
     re.IGNORECASE,
 )
 _OPEN = re.compile(
     r"待定|还没确定|还不确定|未确定|尚未确定|不确定|有待|悬而未决|还没定|没有结论|"
+    r"还没(?:批|确认|决定|结论|答复|回复|落实|想好|排期)|没批下来|待批|待确认|"
     r"\b(?:open\s+question|TBD|to\s+be\s+decided|(?:still\s+)?unclear|not\s+sure|undecided|"
-    r"still\s+unknown|no\s+decision\s+yet)\b",
+    r"still\s+unknown|no\s+decision\s+yet|still\s+waiting\s+(?:on|for)|pending\s+approval|"
+    r"haven['’]t\s+heard\s+back)\b",
     re.IGNORECASE,
 )
 _QUESTION = re.compile(rf"[？?]\s*$|问题是|{_OPEN.pattern}", re.IGNORECASE)
@@ -265,17 +292,33 @@ def assignees(text: str, names: Sequence[str]) -> list[str]:
     found: list[str] = []
     for start, end, name in mentions(text, names):
         before, after = folded[:start], folded[end:]
+        called = bool(_AT_BEFORE_NAME.search(before)) and _asked_to_act(after)
         if _CJK.search(name):
-            hit = _ZH_AFTER_NAME.search(after) or _ZH_BEFORE_NAME.search(before)
+            hit = _ZH_AFTER_NAME.search(after) or _ZH_BEFORE_NAME.search(before) or called
         else:
             hit = (
                 _EN_AFTER_NAME.search(after)
                 or _EN_BEFORE_NAME.search(before)
                 or _ZH_AFTER_NAME.search(after)
+                or called
             )
         if hit and name not in found:
             found.append(name)
     return found
+
+
+_CLAUSE_END = re.compile(r"[，。！？,!?;；\n]")
+
+
+def _asked_to_act(after: str) -> bool:
+    """Whether the words after an @-mention ask that person to do something: the clause that
+    follows names an action and reports nothing done ("@李娜 回归报告周五前发群里", not
+    "@吴涛 出事了" or "@张伟 @黄婷 会议室A")."""
+    clause = _CLAUSE_END.split(after.lstrip(" ，,：:"), maxsplit=1)[0]
+    while clause.lstrip().startswith("@"):  # "@张伟 @黄婷 ...": the words after the last one
+        parts = clause.lstrip().split(maxsplit=1)
+        clause = parts[1] if len(parts) > 1 else ""
+    return bool(_ACTION_VERB.search(clause)) and not is_done(clause)
 
 
 def is_decision(text: str) -> bool:
@@ -293,10 +336,64 @@ def is_open_point(text: str) -> bool:
     return bool(_OPEN.search(text))
 
 
+_ZH_DONE = re.compile(
+    r"已经|已(?:发|完成|上线|修复|提交|处理|搞定|改|更新|合并|确认|转|通知|联系|安排)|"
+    r"刚(?:刚|才)?(?:发|改|提|弄|修|做|写|传|转)|"
+    r"(?:改|写|做|发|弄|提|交|更新|整理|搞|修|补|订|约|签|转|传|放|打|试|见|聊|谈|问|看|去|用)"
+    r"(?:了|过|好了|完了)(?![解么吗呢吧])"
+)
+_ZH_DONE_CLAUSE = re.compile(r"\S{2,}(?:了|过了|好了|完了|掉了)[哈啊呀啦哦~～]*[。！!.]*\s*$")
+_ZH_SPEAKER = re.compile(r"我(?!们)")
+_EN_DONE = re.compile(
+    r"\b(?:already|just)\s+(?:\w+ed|sent|did|done|made|wrote|shipped|got|put|built)\b|"
+    r"\bI(?:['’]ve|\s+have)\s+(?:already\s+)?(?:\w+ed|sent|done|made|written|shipped|put|"
+    r"built)\b|\bI\s+(?:sent|did|fixed|merged|pushed|shipped|wrote|updated|finished|completed|"
+    r"uploaded|shared|posted|filed|opened|created|booked|paid)\b|"
+    r"^\s*(?:done|finished|fixed|merged|shipped)\b",
+    re.IGNORECASE,
+)
+_ASKS = re.compile(
+    r"[？?]\s*\S{0,12}$|[吗呢](?:[~～。.!！]*)\s*\S{0,12}$|^\s*(?:要不要|是不是|有没有)|"
+    r"谁(?:来|负责|写|做|去)|\bwho(?:['’]s| is| will| can)\b",
+    re.IGNORECASE,
+)
+_REQUEST = re.compile(
+    r"能不能|可不可以|能否|可否|麻烦|帮忙|请你|请您|辛苦|"
+    r"\b(?:can|could|would|will)\s+you\b|\b(?:can|could)\s+(?:I|we)\s+get\b|\bplease\b|"
+    r"\bpls\b",
+    re.IGNORECASE,
+)
+
+
+def is_done(text: str) -> bool:
+    """Whether ``text`` reports something as done ("我已经把合同发了", "I sent the deck",
+    "报价单我上周五就发给他了，..."): a report, not a to-do. With a due date ("明天就发了")
+    it is still one."""
+    if _ZH_DONE.search(text) or _EN_DONE.search(text):
+        return True
+    clauses = re.split(r"[，,；;]", text)
+    ended = [
+        k
+        for k, clause in enumerate(clauses)
+        if _ZH_DONE_CLAUSE.search(clause) and (k == len(clauses) - 1 or _ZH_SPEAKER.search(clause))
+    ]
+    return bool(ended) and not find_due_dates(text, Date.today())
+
+
+def asks(text: str) -> bool:
+    """Whether ``text`` asks something ("要不要推迟？", "谁来写？", "Who owns this?") rather
+    than asking someone to do something ("能不能周五前给我？", "can you review it?")."""
+    plain = _URL.sub(" ", text) if "://" in text else text
+    return bool(_ASKS.search(plain)) and not _REQUEST.search(plain)
+
+
 def action_strength(text: str, names: Sequence[str]) -> int:
     """How surely ``text`` holds a to-do: 2 a commitment ("我会", "I'll") or an assignment to
     a known person, 1 an obligation ("需要", "必须", "needs to", "please"), 0 neither. A due
-    date alone is no to-do ("今天我们讨论...", "we launch on April 1")."""
+    date alone is no to-do ("今天我们讨论...", "we launch on April 1"), and neither is a
+    report of work done or a question ("要不要推迟到周五？")."""
+    if is_done(text) or asks(text):
+        return 0
     if first_person_commitment(text) or assignees(text, names):
         return 2
     if _ZH_OBLIGATION.search(text) or _EN_OBLIGATION.search(text):

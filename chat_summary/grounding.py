@@ -225,13 +225,15 @@ def check_keyword(keyword: str, source: Source) -> str | None:
     return word
 
 
-def check_question(question: str, source: Source) -> str | None:
+def check_question(question: str, source: Source) -> tuple[int, str] | None:
+    """The open question with the line that supports it, or None."""
     text = " ".join(question.split())
     if not text or not source.grounded(text):
         return None
-    if source.supporting_line(text, 0) is None:
+    line = source.supporting_line(text, 0)
+    if line is None:
         return None
-    return bound_text(text, MAX_QUESTION_CHARS)
+    return line.number, bound_text(text, MAX_QUESTION_CHARS)
 
 
 def check_summary(summary: str, source: Source) -> str:

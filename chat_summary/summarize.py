@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date as Date
-from typing import Literal
+from typing import Literal, Protocol
 
 from chat_summary.extract import (
     Line,
@@ -45,8 +46,10 @@ from chat_summary.extract import (
     todo_from_line,
 )
 from chat_summary.grounding import (
+    DecisionDraft,
     MinutesDraft,
     Source,
+    TodoDraft,
     check_decision,
     check_keyword,
     check_question,
@@ -101,7 +104,7 @@ def summarize(
     window leaves). ``llm=None`` gives extractive minutes at once.
     """
     lines = number_lines(utterances)
-    lang = _language(language, lines)
+    lang = resolve_language(language, lines)
     reference = reference_date or Date.today()
     names = known_names(participants, lines)
     report = progress or _no_progress
@@ -124,7 +127,8 @@ def _no_progress(stage: str, percent: float) -> None:
     """Reports go nowhere."""
 
 
-def _language(language: str | None, lines: Sequence[Line]) -> Literal["zh", "en"]:
+def resolve_language(language: str | None, lines: Sequence[Line]) -> Literal["zh", "en"]:
+    """ "zh" or "en": the language asked for (zh-CN, cmn, en-US ...), else the lines'."""
     if language:
         code = language.lower().replace("_", "-").split("-")[0]
         if code in {"zh", "yue", "cmn", "wuu"}:
@@ -218,7 +222,7 @@ def _with_model(
         log.debug("draft of part %d: %s", part, draft.model_dump_json())
         drafts.append(draft)
         report(STAGE, share * part)
-    summary = _merged_summary(llm, [d.summary for d in drafts], source, lang=lang)
+    summary = merged_summary(llm, [d.summary for d in drafts], source, lang=lang)
     if not summary:
         log.info("the model's summary did not survive the checks: extracted sentences instead")
         summary = extractive_minutes(
@@ -227,7 +231,9 @@ def _with_model(
     return _checked(drafts, source, lang=lang, summary=summary)
 
 
-def _merged_summary(llm: LLM, partials: list[str], source: Source, *, lang: str) -> str:
+def merged_summary(llm: LLM, partials: list[str], source: Source, *, lang: str) -> str:
+    """One summary of the parts' summaries: the checked ones joined, or merged by the model
+    when they are long together."""
     checked = [text for text in (check_summary(p, source) for p in partials) if text]
     if len(checked) <= 1:
         return checked[0] if checked else ""
@@ -239,33 +245,62 @@ def _merged_summary(llm: LLM, partials: list[str], source: Source, *, lang: str)
     return check_summary(merged, source)
 
 
-def _checked(drafts: Sequence[MinutesDraft], source: Source, *, lang: str, summary: str) -> Minutes:
+class ActionDrafts(Protocol):
+    """The parts of a draft that ``checked_actions`` reads (meeting and chat drafts alike)."""
+
+    todos: list[TodoDraft]
+    decisions: list[DecisionDraft]
+    open_questions: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedActions:
+    """Decisions, open questions and to-dos that the source supports, each with its line."""
+
+    decisions: list[tuple[int, Decision]]
+    questions: list[tuple[int, str]]
+    todos: list[tuple[int, Todo]]
+
+
+def checked_actions(drafts: Sequence[ActionDrafts], source: Source) -> CheckedActions:
+    """The drafts' decisions, open questions and to-dos checked against ``source``, plus the
+    ones the text states in so many words that no checked point covers."""
     todos: list[tuple[int, Todo]] = []
     decisions: list[tuple[int, Decision]] = []
-    topics: list[tuple[int, int, Topic]] = []
-    keywords: Counter[str] = Counter()
-    questions: list[str] = []
+    questions: list[tuple[int, str]] = []
     for draft in drafts:
         todos += [t for t in (check_todo(d, source) for d in draft.todos) if t is not None]
         decisions += [d for d in (check_decision(x, source) for x in draft.decisions) if d]
-        topics += [t for t in (check_topic(x, source) for x in draft.topics) if t is not None]
-        keywords.update(k for k in (check_keyword(x, source) for x in draft.keywords) if k)
         questions += [q for q in (check_question(x, source) for x in draft.open_questions) if q]
     decisions = [(n, d) for n, d in decisions if not is_question(d.quote)]
     decisions += _pattern_decisions(source, {number for number, _ in decisions})
-    questions += _pattern_questions(source, questions)
+    questions += _pattern_questions(source, [q for _, q in questions])
     found = len(todos)
     todos += _pattern_todos(source, {number for number, _ in todos})
     log.info("to-dos: %d from the model, %d more by pattern", found, len(todos) - found)
-    todos = dedupe_todos(todos, source.names)
+    unique_questions = list({q: (n, q) for n, q in reversed(questions)}.values())[::-1]
+    return CheckedActions(
+        decisions=_unique_decisions(decisions),
+        questions=unique_questions,
+        todos=dedupe_todos(todos, source.names),
+    )
+
+
+def _checked(drafts: Sequence[MinutesDraft], source: Source, *, lang: str, summary: str) -> Minutes:
+    topics: list[tuple[int, int, Topic]] = []
+    keywords: Counter[str] = Counter()
+    for draft in drafts:
+        topics += [t for t in (check_topic(x, source) for x in draft.topics) if t is not None]
+        keywords.update(k for k in (check_keyword(x, source) for x in draft.keywords) if k)
+    actions = checked_actions(drafts, source)
     return Minutes(
         language=lang,
         summary=summary,
-        decisions=tuple(_unique_decisions(decisions)),
+        decisions=tuple(d for _, d in actions.decisions),
         topics=tuple(_merged_topics(topics)),
         keywords=tuple(k for k, _ in keywords.most_common(MAX_KEYWORDS)),
-        todos=tuple(todo for _, todo in todos),
-        open_questions=tuple(dict.fromkeys(questions))[:MAX_QUESTIONS],
+        todos=tuple(todo for _, todo in actions.todos),
+        open_questions=tuple(q for _, q in actions.questions)[:MAX_QUESTIONS],
         method="model",
     )
 
@@ -293,24 +328,26 @@ def _pattern_decisions(source: Source, cited: set[int]) -> list[tuple[int, Decis
     return found
 
 
-def _pattern_questions(source: Source, kept: Sequence[str]) -> list[str]:
+def _pattern_questions(source: Source, kept: Sequence[str]) -> list[tuple[int, str]]:
     """Open points stated in so many words that no checked question covers."""
-    found: list[str] = []
+    found: list[tuple[int, str]] = []
     for line in source.lines:
         for sentence in sentences(line.text):
-            covered = any(support(q, sentence) >= 0.5 for q in [*kept, *found])
+            covered = any(support(q, sentence) >= 0.5 for q in [*kept, *(f for _, f in found)])
             if is_open_point(sentence) and not covered:
-                found.append(sentence)
+                found.append((line.number, sentence))
     return found
 
 
-def _unique_decisions(decisions: Sequence[tuple[int, Decision]]) -> list[Decision]:
+def _unique_decisions(
+    decisions: Sequence[tuple[int, Decision]],
+) -> list[tuple[int, Decision]]:
     seen: set[str] = set()
     unique = []
-    for _, decision in sorted(decisions, key=lambda item: item[0]):
+    for number, decision in sorted(decisions, key=lambda item: item[0]):
         if decision.quote not in seen:
             seen.add(decision.quote)
-            unique.append(decision)
+            unique.append((number, decision))
     return unique
 
 

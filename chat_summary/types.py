@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date as Date
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -35,12 +36,18 @@ class Todo(_Frozen):
     """The source sentence the to-do comes from, verbatim."""
     at: float | None = None
     """Seconds into the recording of that sentence (meetings)."""
+    by: str | None = None
+    """Who said it (chats)."""
+    time: datetime | None = None
+    """When it was said (chats)."""
 
 
 class Decision(_Frozen):
     text: str
     quote: str = ""
     at: float | None = None
+    by: str | None = None
+    time: datetime | None = None
 
 
 class Topic(_Frozen):
@@ -60,3 +67,82 @@ class Minutes(_Frozen):
     method: str = "model"
     """How it was made: ``model`` (the shared model, checked against the source) or
     ``extractive`` (no model: sentences picked from the source, labelled as such)."""
+
+
+# --- group chats ---------------------------------------------------------------------------
+
+
+class ChatMessage(_Frozen):
+    """One group-chat message, as the chat summarizer reads it."""
+
+    id: str
+    sender: str
+    """The sender's display name."""
+    time: datetime
+    """Timezone-aware, in the timezone dates are read in (what "明天" means depends on it)."""
+    text: str
+    sender_id: str | None = None
+    """The platform's user id (to @-mention the sender)."""
+    reply_to: str | None = None
+    """The id of the message this one replies to."""
+    files: tuple[str, ...] = ()
+    """Names of files shared with the message."""
+
+
+class KeyPoint(_Frozen):
+    text: str
+    by: str
+    """Who raised it: the sender of the message it comes from."""
+    time: datetime | None = None
+    message_id: str | None = None
+    quote: str = ""
+    """The source message's sentence the point rests on."""
+
+
+class ChatTopic(_Frozen):
+    title: str
+    points: tuple[KeyPoint, ...] = ()
+    participants: tuple[str, ...] = ()
+    """Who wrote in this topic, most active first."""
+    messages: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class OpenQuestion(_Frozen):
+    text: str
+    by: str | None = None
+    time: datetime | None = None
+
+
+class SharedItem(_Frozen):
+    kind: Literal["link", "file"]
+    value: str
+    """The URL or the file name."""
+    by: str
+    time: datetime | None = None
+
+
+class ChatSummary(_Frozen):
+    """What a stretch of group chat said: key points by topic with who raised them,
+    decisions, open questions, to-dos with owners and due dates, links and files shared."""
+
+    language: str
+    method: Literal["model", "extractive"]
+    """``model``: the shared model, checked against the chat; ``extractive``: sentences picked
+    by code (TextRank) and patterns, labelled as such."""
+    reason: str | None = None
+    """Why the summary is extractive (too long for the model, the model busy or missing)."""
+    message_count: int = 0
+    start: datetime | None = None
+    end: datetime | None = None
+    participants: tuple[str, ...] = ()
+    overview: str = ""
+    topics: tuple[ChatTopic, ...] = ()
+    minor_topics: int = 0
+    """Smaller topics not listed."""
+    decisions: tuple[Decision, ...] = ()
+    open_questions: tuple[OpenQuestion, ...] = ()
+    todos: tuple[Todo, ...] = ()
+    links: tuple[SharedItem, ...] = ()
+    files: tuple[SharedItem, ...] = ()
