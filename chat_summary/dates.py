@@ -27,8 +27,9 @@ Conventions (each a choice; the tests pin them down):
   alone (15号, the 15th) that has passed this month means next month's. With a year (2027年3月15日,
   2027-03-15, March 15, 2027) it is taken as written.
 - Numeric month/day is month first (3/15, 3.15); with "/" a first number above 12 is the day
-  (15/3). Numbers that read as amounts (3.15%, 3.15万, v3.15) or versions ("4.8 ships") are not
-  dates. A past weekday (上周五, 上个星期一) is no due date at all.
+  (15/3). Numbers that read as amounts (3.15%, 3.15万, v3.15) are not dates, and a dotted one
+  is a date only before a date word or the end of a clause ("3.15前", "12.5号", "due 3.15."):
+  "3.2发布" and "4.8 ships" are versions. A past weekday (上周五, 上个星期一) is no due date.
 - N天后 / N天内 / 三天之内 / in 3 days / within 3 days: reference + N days; 两周内 / within two
   weeks: + 14 days; N个月内 / within N months: the same day N months on (clamped to the month's
   end); 半个月: 15 days; N个工作日 / N business days: N weekdays on (Saturday and Sunday skipped).
@@ -370,8 +371,9 @@ _NOT_AN_AMOUNT = (
     r"(?<![A-Za-z0-9_.$¥€£/\-:])(?<!版本)(?<!版本 )"
     r"(?P<month>1[0-2]|0?[1-9])\.(?P<day>3[01]|[12]\d|0?[1-9])"
     + _NOT_AN_AMOUNT
-    # "4.8 ships Tuesday" is a version, not April 8
-    + r"(?!\s*[A-Za-z])"
+    # Only where a date is meant: "3.15前", "12.5号", "due 3.15." ("3.2发布" and "4.8 ships
+    # Tuesday" are versions).
+    + r"(?=\s*(?:前|之前|以前|号|日|截止|为止|当天|那天|之内|以内|内)|\s*$|\s*[，。,;；!！)）])"
 )
 def _dotted_month_day(match: re.Match[str], reference: Date) -> Date | None:
     return _month_day(reference, int(match["month"]), int(match["day"]), None)

@@ -168,6 +168,7 @@ def known_names(participants: Iterable[str], lines: Sequence[Line]) -> list[str]
     return list(names.values())
 
 
+@functools.lru_cache(maxsize=4096)
 def _name_pattern(name: str) -> re.Pattern[str]:
     folded = re.escape(normalize(name))
     if _CJK.search(name):
@@ -175,18 +176,28 @@ def _name_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9]){folded}(?![a-z0-9])")
 
 
-def _name_forms(name: str) -> list[str]:
+@functools.lru_cache(maxsize=4096)
+def _name_forms(name: str) -> tuple[str, ...]:
     """A name and, for a multi-word Latin name, its first word ("Carol" for "Carol Smith")."""
-    forms = [name]
     parts = name.split()
     if len(parts) > 1 and not _CJK.search(name) and len(parts[0]) >= 3:
-        forms.append(parts[0])
-    return forms
+        return (name, parts[0])
+    return (name,)
+
+
+@functools.lru_cache(maxsize=64)
+def _any_name(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for all of ``names``' forms: a text that matches none names nobody."""
+    forms = sorted({normalize(f) for n in names for f in _name_forms(n) if f}, key=len)
+    return re.compile("|".join(re.escape(f) for f in reversed(forms))) if forms else None
 
 
 def mentions(text: str, names: Sequence[str]) -> list[tuple[int, int, str]]:
     """(start, end, name) for every known name in ``text``, positions in ``normalize(text)``."""
     folded = normalize(text)
+    union = _any_name(tuple(names))
+    if union is None or not union.search(folded):
+        return []
     found: list[tuple[int, int, str]] = []
     for name in names:
         for form in _name_forms(name):
@@ -263,10 +274,11 @@ _EN_OBLIGATION = re.compile(
 _DECISION = re.compile(
     r"决定|确定(?:了|下来|为|在|用|选)|已确定|最终确定|(?<![得要该没])定了|定下来|(?<![不])同意|"
     r"(?<![沟普])通过(?![邮钉微电系])|批准|就这么|拍板|敲定|(?:小会|会议|最终)结论|结论(?:是|[：:])|"
-    r"(?:就|先|最终)定|定个规矩|"
+    r"(?:就|先|最终)定|定个规矩|(?<![没不还])定在|那就这样|就这样吧|就统一|那就按|按这个来|照这个来|"
     r"\b(?:decided|agreed|agree|approved|decision|we(?:['’]ll| will) go with|let['’]?s go with|"
     r"let['’]?s do (?:it|that|this)|we(?:['’]re| are) (?:dropping|going with|moving to|switching "
-    r"to|sticking with|not doing)|settled on|confirmed|final call|final\s*[:：]|,\s*final\b)",
+    r"to|sticking with|not doing)|settled on|confirmed|final call|final\s*[:：]|,\s*final\b|"
+    r"^\s*ok(?:ay)?\s*[:：]|\bbut\s+no\b\s*[.!]|from\s+now\s+on|going\s+forward)",
     re.IGNORECASE,
 )
 _OPEN = re.compile(
@@ -387,6 +399,18 @@ def asks(text: str) -> bool:
     return bool(_ASKS.search(plain)) and not _REQUEST.search(plain)
 
 
+_IMMEDIATE = re.compile(
+    r"马上|立刻|立即|现在就|这就|\b(?:right\s+now|right\s+away|now|asap\s+now|on\s+it)\b",
+    re.IGNORECASE,
+)
+
+
+def is_immediate(text: str) -> bool:
+    """A first-person "doing it now" ("I'll post it now", "我马上改"): done in minutes, no
+    to-do for the list (unless a due date says otherwise)."""
+    return bool(_IMMEDIATE.search(text)) and not find_due_dates(text, Date.today())
+
+
 def action_strength(text: str, names: Sequence[str]) -> int:
     """How surely ``text`` holds a to-do: 2 a commitment ("我会", "I'll") or an assignment to
     a known person, 1 an obligation ("需要", "必须", "needs to", "please"), 0 neither. A due
@@ -394,8 +418,11 @@ def action_strength(text: str, names: Sequence[str]) -> int:
     report of work done or a question ("要不要推迟到周五？")."""
     if is_done(text) or asks(text):
         return 0
-    if first_person_commitment(text) or assignees(text, names):
+    named = assignees(text, names)
+    if named:
         return 2
+    if first_person_commitment(text):
+        return 0 if is_immediate(text) else 2
     if _ZH_OBLIGATION.search(text) or _EN_OBLIGATION.search(text):
         return 1
     return 0

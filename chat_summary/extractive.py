@@ -11,7 +11,15 @@ import re
 from collections.abc import Sequence
 
 from chat_summary.conversation import Conversation
-from chat_summary.extract import asks, best_sentence, is_decision, sentences, support
+from chat_summary.extract import (
+    Line,
+    asks,
+    best_sentence,
+    is_decision,
+    is_open_point,
+    sentences,
+    support,
+)
 from chat_summary.segment import Segment
 from chat_summary.summarize import CheckedActions, checked_actions
 from chat_summary.textrank import preselect, rank
@@ -87,9 +95,24 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / min(len(a), len(b))
 
 
+_CALENDAR_WORDS = frozenset(
+    """
+    jan feb mar apr may jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri
+    sat sun monday tuesday wednesday thursday friday saturday sunday eod eow asap
+    """.split()  # noqa: SIM905 - a word list reads better as words
+)
+
+
+def _title_word(word: str) -> bool:
+    if word.lower() in _TRIVIAL or word.lower() in _CALENDAR_WORDS:
+        return False
+    return not (word.isascii() and len(word) <= 3 and not word.isupper())
+
+
 def keyword_title(seg: Segment, language: str) -> str:
-    """A topic's title from its characteristic words ("发布、测试、安卓")."""
-    words = [w for w in seg.keywords if w.lower() not in _TRIVIAL][:3]
+    """A topic's title from its characteristic words ("发布、测试、安卓"); dates, weekdays and
+    tiny English words name no topic."""
+    words = [w for w in seg.keywords if _title_word(w)][:3]
     if not words:
         return "其他" if language == "zh" else "Other"
     return ("、" if language == "zh" else ", ").join(words)
@@ -106,16 +129,26 @@ def chat_actions(
         line = lines[number - 1]
         return {"by": line.speaker, "time": line.time}
 
-    decisions = [d.model_copy(update=said(n)) for n, d in actions.decisions][:MAX_DECISIONS]
+    # In a chat a decision is said in so many words ("就这么定了", "final: ..."), and an open
+    # question is asked or called open: the model's other guesses do not count.
+    decisions = [
+        d.model_copy(update=said(n)) for n, d in actions.decisions if is_decision(d.quote)
+    ][:MAX_DECISIONS]
+    stated = [
+        (n, q)
+        for n, q in actions.questions
+        if asks(lines[n - 1].text) or is_open_point(lines[n - 1].text)
+    ]
     asked = [
         (n, q)
         for n, q in unanswered_questions(conversation)
-        if not any(support(q, kept) >= 0.5 for _, kept in actions.questions)
+        if not any(support(q, kept) >= 0.5 for _, kept in stated)
     ]
+    decided = [line for line in lines if is_decision(line.text)]
     questions = [
         OpenQuestion(text=q, by=lines[n - 1].speaker, time=lines[n - 1].time)
-        for n, q in sorted([*actions.questions, *asked])
-        if not _answered_later(conversation, n, q)
+        for n, q in sorted([*stated, *asked])
+        if not _settled_later(decided, n, q)
     ][:MAX_QUESTIONS]
     todos = [t.model_copy(update=said(n)) for n, t in actions.todos][:MAX_TODOS]
     return decisions, questions, todos
@@ -195,12 +228,10 @@ def unanswered_questions(conversation: Conversation) -> list[tuple[int, str]]:
     return found
 
 
-def _answered_later(conversation: Conversation, number: int, question: str) -> bool:
-    """Whether a later decision settles the question (same words, stated as decided)."""
-    for line in conversation.lines[number:]:
-        if is_decision(line.text) and support(question, line.text) >= 0.5:
-            return True
-    return False
+def _settled_later(decided: Sequence[Line], number: int, question: str) -> bool:
+    """Whether a later decision (``decided``: the lines that state one) settles the question:
+    it shares most of its words."""
+    return any(line.number > number and support(question, line.text) >= 0.5 for line in decided)
 
 
 def summarize_extractive(conversation: Conversation, *, reason: str | None = None) -> ChatSummary:
@@ -225,7 +256,7 @@ def summarize_extractive(conversation: Conversation, *, reason: str | None = Non
         conversation,
         method="extractive",
         reason=reason,
-        overview=_overview(conversation, topics),
+        overview=overview_of(conversation, topics),
         topics=topics,
         decisions=decisions,
         questions=questions,
@@ -233,7 +264,7 @@ def summarize_extractive(conversation: Conversation, *, reason: str | None = Non
     )
 
 
-def _overview(conversation: Conversation, topics: Sequence[ChatTopic]) -> str:
+def overview_of(conversation: Conversation, topics: Sequence[ChatTopic]) -> str:
     """One line on what was talked about, from the topics' titles."""
     if not topics:
         return ""

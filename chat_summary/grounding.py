@@ -54,50 +54,67 @@ MAX_QUESTION_CHARS = 160
 # --- the draft the model writes (bounded: every list and string has a maximum) ---------------
 
 
-def _items(count: int) -> Any:
+def max_items(count: int) -> Any:
+    """A list bound the schema sent to the model carries (validation stays lenient)."""
     return Field(json_schema_extra={"maxItems": count})
 
 
-def _chars(count: int) -> Any:
+def max_chars(count: int) -> Any:
+    """A string bound the schema sent to the model carries (a long string is cut later)."""
     return Field(json_schema_extra={"maxLength": count})
 
 
-class _Draft(BaseModel):
+class Draft(BaseModel):
+    """Base of what the model writes: unknown fields are ignored, not refused."""
+
     model_config = ConfigDict(extra="ignore")
 
 
-class TodoDraft(_Draft):
-    owner: Annotated[str, _chars(16)]
-    task: Annotated[str, _chars(60)]
-    due: Annotated[str, _chars(20)]
+class TodoDraft(Draft):
+    owner: Annotated[str, max_chars(16)]
+    task: Annotated[str, max_chars(60)]
+    due: Annotated[str, max_chars(20)]
     line: int
 
 
-class DecisionDraft(_Draft):
-    text: Annotated[str, _chars(60)]
+class DecisionDraft(Draft):
+    text: Annotated[str, max_chars(60)]
     line: int
 
 
-class TopicDraft(_Draft):
-    title: Annotated[str, _chars(20)]
+class TopicDraft(Draft):
+    title: Annotated[str, max_chars(20)]
     first_line: int
     last_line: int
 
 
-class MinutesDraft(_Draft):
+class MinutesDraft(Draft):
     """What the model answers for one part of the transcript. Validation is lenient (a long
     string is cut later, not refused); the schema sent to the model carries the bounds, kept
     small because every token of output costs (a 0.5B model writes ~20 tokens a second)."""
 
-    summary: Annotated[str, _chars(160)]
-    topics: Annotated[list[TopicDraft], _items(4)]
-    decisions: Annotated[list[DecisionDraft], _items(3)]
-    todos: Annotated[list[TodoDraft], _items(5)]
-    open_questions: Annotated[list[Annotated[str, _chars(60)]], _items(2)]
-    keywords: Annotated[list[Annotated[str, _chars(12)]], _items(5)]
+    summary: Annotated[str, max_chars(160)]
+    topics: Annotated[list[TopicDraft], max_items(4)]
+    decisions: Annotated[list[DecisionDraft], max_items(3)]
+    todos: Annotated[list[TodoDraft], max_items(5)]
+    open_questions: Annotated[list[Annotated[str, max_chars(60)]], max_items(2)]
+    keywords: Annotated[list[Annotated[str, max_chars(12)]], max_items(5)]
 
 
 # --- checking ------------------------------------------------------------------------------
+
+
+_COMPLETE_END = re.compile(r"[。！？.!?…）)”\"」』]\s*$")
+
+
+def _complete(text: str) -> str:
+    """``text`` without a trailing unfinished sentence, when a finished one comes before it."""
+    if not text or _COMPLETE_END.search(text):
+        return text
+    parts = sentences(text)
+    if len(parts) > 1:
+        return text[: text.rfind(parts[-1])].rstrip()
+    return text
 
 
 class Source:
@@ -154,12 +171,16 @@ def check_todo(draft: TodoDraft, source: Source) -> tuple[int, Todo] | None:
             log.debug("dropped a to-do from a line with no action in it: %r", line.text)
             return None
         quote = max(acting, key=lambda s: support(claim, s))
+    owner = owner_of(line, quote, source.names, draft.owner.strip() or None)
+    if owner is None and is_decision(quote):
+        log.debug("dropped a to-do that is a decision with nobody to do it: %r", quote)
+        return None
     due = due_in(quote, day, said)
     task = " ".join(draft.task.split())
     if not task or not source.grounded(task) or support(task, quote) < SUPPORT_THRESHOLD:
         task = task_from_sentence(quote)
     return line.number, Todo(
-        owner=owner_of(line, quote, source.names, draft.owner.strip() or None),
+        owner=owner,
         task=bound_text(task, MAX_TASK_CHARS),
         due=due.date if due else None,
         due_text=due.text if due else None,
@@ -237,8 +258,9 @@ def check_question(question: str, source: Source) -> tuple[int, str] | None:
 
 
 def check_summary(summary: str, source: Source) -> str:
-    """``summary`` without the sentences that state numbers or dates the source lacks."""
-    text = summary.strip()
+    """``summary`` without the sentences that state numbers or dates the source lacks, and
+    without a last sentence the output bound cut off."""
+    text = _complete(summary.strip())
     if not text or source.grounded(text):
         return bound_text(text, MAX_SUMMARY_CHARS)
     kept = [s for s in sentences(text) if source.grounded(s)]

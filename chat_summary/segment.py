@@ -20,6 +20,7 @@ with it (an inverted index).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,11 +48,15 @@ MIN_TOPIC_SHARE = 1 / 20
 MAX_MIN_TOPIC_MESSAGES messages) is no topic of its own."""
 MIN_TOPIC_MESSAGES = 3
 MAX_MIN_TOPIC_MESSAGES = 20
+ABSORB_SIMILARITY = 0.09
+"""A thread too small to be a topic joins the topic it is this similar to, else the nearest."""
 MERGE_SIMILARITY = 0.42
 """Two threads whose word profiles are this similar are one topic."""
 DECAY = 0.8
 """Each new message of a thread scales the thread's older words by this: a thread drifts."""
 MAX_THREADS_SCORED = 64
+KEYWORDS = 12
+"""Characteristic words kept per topic (titles use the first few)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,33 +212,47 @@ def _absorb_small(
     large = [g for g in groups if len(g.members) >= smallest]
     if not large:
         return [_Group(list(range(len(messages))), _sum_profiles(groups))]
-    home = {id(g): g for g in large}
-    norms = {id(g): g.norm() for g in large}
+    tops = [g.profile for g in large]
+    norms = [g.norm() for g in large]
+    members = [sorted(g.members) for g in large]
+    holders: dict[str, list[tuple[int, float]]] = {}
+    for k, top in enumerate(tops):
+        for word, weight in top.items():
+            holders.setdefault(word, []).append((k, weight))
     for group in groups:
-        if id(group) in home:
+        if len(group.members) >= smallest:
             continue
         norm = group.norm()
-        scored = [
-            (_cosine(group.profile, g.profile, norm, norms[id(g)]), -_distance(group, g), k)
-            for k, g in enumerate(large)
-        ]
-        similarity, _, k = max(scored)
-        target = large[k] if similarity >= JOIN_SIMILARITY / 2 else _nearest(group, large)
+        dots: dict[int, float] = {}
+        for word, weight in group.profile.items():
+            for k, other in holders.get(word, ()):
+                dots[k] = dots.get(k, 0.0) + weight * other
+        scores = {k: dot / (norm * norms[k]) for k, dot in dots.items()}
+        best = max(scores, key=lambda k: (scores[k], -k)) if scores else 0
+        if scores.get(best, 0.0) < ABSORB_SIMILARITY:
+            best = min(range(len(large)), key=lambda k: _distance(group.members, members[k]))
+        target = large[best]
         target.members.extend(group.members)
+        for member in group.members:
+            bisect.insort(members[best], member)
         for word, weight in group.profile.items():
             target.profile[word] = target.profile.get(word, 0.0) + weight
+            # What a topic absorbed counts when the next small thread is compared with it.
+            holders.setdefault(word, []).append((best, weight))
     for group in large:
         group.members.sort()
     return large
 
 
-def _distance(a: _Group, b: _Group) -> int:
-    """How many messages lie between the two groups' closest members."""
-    return min(abs(x - y) for x in (a.members[0], a.members[-1]) for y in b.members)
-
-
-def _nearest(group: _Group, others: Sequence[_Group]) -> _Group:
-    return min(others, key=lambda other: _distance(group, other))
+def _distance(members: Sequence[int], others: Sequence[int]) -> int:
+    """How many messages lie between a group's first or last member and the closest member of
+    ``others`` (sorted)."""
+    best = len(others) + max(members) + 1
+    for x in (members[0], members[-1]):
+        at = bisect.bisect_left(others, x)
+        for y in others[max(0, at - 1) : at + 1]:
+            best = min(best, abs(x - y))
+    return best
 
 
 def _sum_profiles(groups: Sequence[_Group]) -> dict[str, float]:

@@ -26,6 +26,7 @@ from datetime import date as Date
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from chat_summary.markdown import one_line as one_line
 from meeting.types import MeetingResult, Transcript
 
 if TYPE_CHECKING:
@@ -63,11 +64,6 @@ def join_text(left: str, right: str) -> str:
     if is_wide(left[-1]) or is_wide(right[0]):
         return left + right
     return f"{left} {right}"
-
-
-def one_line(text: str) -> str:
-    """``text`` with every run of whitespace (line breaks included) as one space."""
-    return " ".join(text.split())
 
 
 # --- times ---------------------------------------------------------------------------------

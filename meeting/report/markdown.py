@@ -10,15 +10,21 @@ shortened with "…and N more" and long texts are cut at sentence ends, never in
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
-from urllib.parse import quote, urlsplit
 
+from chat_summary.markdown import (
+    bold,
+    cut_to_fit,
+    escaped,
+    owner_markdown,
+    safe_link,
+    usable_ids,
+)
 from chat_summary.types import Todo
-from llm.guardrails import ELLIPSIS, bound_text, escape_markdown, neutralize_commands
+from llm.guardrails import bound_text, escape_markdown, neutralize_commands
 from meeting.report import (
     ReportTexts,
     by_talk_time,
@@ -44,10 +50,6 @@ TITLE_MAX_CHARS = 128
 """The longest message title (DingTalk's limit, and ``MarkdownMessage``'s)."""
 
 _NO_MENTIONS: Mapping[str, str] = MappingProxyType({})
-_USER_ID = re.compile(r"[A-Za-z0-9_.:$-]{1,64}")
-_OWNER_SEPARATORS = re.compile(r"\s*(?:[、,，/&＆;；]|\band\b|和|及)\s*")
-# Characters a link destination keeps as they are; "(", ")", spaces and "<>" get %-escaped.
-_URL_SAFE = ":/?#[]@!$&'*+,;=%~-._"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,66 +73,8 @@ class ReportMessage:
 # --- pieces --------------------------------------------------------------------------------
 
 
-def _escaped(text: str, limit: int | None = None) -> str:
-    """``text`` on one line, bounded to ``limit`` characters, escaped for Markdown."""
-    line = one_line(text)
-    return escape_markdown(bound_text(line, limit) if limit else line)
-
-
 def _paragraphs(text: str) -> list[str]:
     return [escape_markdown(one_line(line)) for line in text.splitlines() if line.strip()]
-
-
-def _bold(label: str) -> str:
-    return f"**{label}**"
-
-
-def safe_link(url: str) -> str:
-    """``url`` ready for a Markdown link destination: http(s) only, and nothing in it (spaces,
-    parentheses, angle brackets) can end the link early."""
-    parts = urlsplit(url.strip())
-    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-        raise ValueError(f"a report link must be an http(s) URL, got {url!r}")
-    return quote(url.strip(), safe=_URL_SAFE)
-
-
-def _usable_ids(mention_ids: Mapping[str, str]) -> dict[str, str]:
-    """The name -> user id pairs whose id can go into the text as ``@userId`` as it is."""
-    usable = {}
-    for name, user_id in mention_ids.items():
-        if _USER_ID.fullmatch(user_id):
-            usable[name] = user_id
-        else:
-            log.warning("ignoring the DingTalk user id of %r: %r is not a plain id", name, user_id)
-    return usable
-
-
-def _lookup(mention_ids: Mapping[str, str], name: str) -> str | None:
-    user_id = mention_ids.get(name)
-    if user_id is None:
-        folded = name.casefold()
-        user_id = next((v for k, v in mention_ids.items() if k.strip().casefold() == folded), None)
-    return user_id
-
-
-def _owner(owner: str | None, mention_ids: Mapping[str, str]) -> tuple[str, list[str]]:
-    """The owner as Markdown (``@userId`` for a known DingTalk user, else the name in bold)
-    and the user ids mentioned. Several owners ("王强、李娜") are looked up one by one."""
-    name = one_line(owner or "")
-    if not name:
-        return "", []
-    user_id = _lookup(mention_ids, name)
-    if user_id is not None:
-        return f"@{user_id}", [user_id]
-    parts = [part for part in _OWNER_SEPARATORS.split(name) if part]
-    found = [_lookup(mention_ids, part) for part in parts]
-    if len(parts) < 2 or not any(found):
-        return _bold(_escaped(name, 60)), []
-    shown = [
-        f"@{uid}" if uid else _bold(_escaped(part, 60))
-        for part, uid in zip(parts, found, strict=True)
-    ]
-    return " ".join(shown), [uid for uid in found if uid]
 
 
 def _todo_line(
@@ -138,12 +82,12 @@ def _todo_line(
 ) -> tuple[str, list[str]]:
     """A to-do as one list item: owner (``@userId`` or the name), task, due date (the date
     resolved, else the words said), and the user ids it mentions."""
-    owner, user_ids = _owner(todo.owner, mention_ids)
+    owner, user_ids = owner_markdown(todo.owner, mention_ids)
     if todo.due is not None:
         due = texts("due", when=texts.due(todo.due))
     else:
-        due = _escaped(todo.due_text or "", 40)
-    task = _escaped(todo.task, limit)
+        due = escaped(todo.due_text or "", 40)
+    task = escaped(todo.task, limit)
     mention = bool(user_ids) and owner.endswith(f"@{user_ids[-1]}")
     line = texts("todo_item", owner=owner, mention=mention, task=task, due=due)
     return line, user_ids
@@ -238,7 +182,7 @@ def chat_report(
     if max_chars < MIN_CHAT_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_CHAT_CHARS}, got {max_chars}")
     words = tuple(command_words) if command_words is not None else None
-    mention_ids = _usable_ids(mention_ids)
+    mention_ids = usable_ids(mention_ids)
     texts = report_texts(report_language(result))
     info, minutes = result.info, result.minutes
     date = texts.date(info.date) if info.date else ""
@@ -249,9 +193,9 @@ def chat_report(
     )
     link = f"[{texts('docx_link')}]({safe_link(docx_url)})" if docx_url else ""
 
-    attendees = [_escaped(name, 40) for name in info.attendees if name.strip()]
+    attendees = [escaped(name, 40) for name in info.attendees if name.strip()]
     speakers = [
-        f"{_escaped(stat.name, 40)} {percent(stat.share)}"
+        f"{escaped(stat.name, 40)} {percent(stat.share)}"
         for stat in by_talk_time(speaker_stats(result))
         if stat.talk_time > 0
     ]
@@ -265,15 +209,15 @@ def chat_report(
     def render(limits: _Limits) -> tuple[str, list[str]]:
         lines = [f"### {heading}"]
         if date:
-            lines.append(texts("info_line", label=_bold(texts("label_date")), value=date))
+            lines.append(texts("info_line", label=bold(texts("label_date")), value=date))
         duration = texts.duration(result.duration)
-        lines.append(texts("info_line", label=_bold(texts("label_duration")), value=duration))
+        lines.append(texts("info_line", label=bold(texts("label_duration")), value=duration))
         if attendees and limits.attendees != 0:
             shown = _inline_list(attendees, limits.attendees, texts)
-            lines.append(texts("info_line", label=_bold(texts("label_attendees")), value=shown))
+            lines.append(texts("info_line", label=bold(texts("label_attendees")), value=shown))
         if speakers and limits.speakers != 0:
             shown = _inline_list(speakers, limits.speakers, texts)
-            lines.append(texts("info_line", label=_bold(texts("label_speakers")), value=shown))
+            lines.append(texts("info_line", label=bold(texts("label_speakers")), value=shown))
         mentioned: list[str] = []
         if minutes is None:
             lines.append(texts("no_minutes"))
@@ -288,7 +232,7 @@ def chat_report(
             if minutes.decisions:
                 lines.append(f"#### {texts('heading_decisions')}")
                 shown_decisions = minutes.decisions[: limits.decisions]
-                items = [_escaped(d.text, limits.item) for d in shown_decisions]
+                items = [escaped(d.text, limits.item) for d in shown_decisions]
                 lines += _block_list(items, len(minutes.decisions), texts)
             if minutes.todos:
                 lines.append(f"#### {texts('heading_todos')}")
@@ -307,30 +251,9 @@ def chat_report(
         if len(text) <= max_chars:
             break
     else:
-        text, mentioned = _cut_lines(text, link, max_chars), mentioned
+        text, mentioned = cut_to_fit(text, link, max_chars), mentioned
     present = [uid for uid in dict.fromkeys(mentioned) if f"@{uid}" in text]
     return ReportMessage(title=message_title, text=text, at_user_ids=tuple(present))
-
-
-def _cut_lines(text: str, link: str, max_chars: int) -> str:
-    """The last resort: whole paragraphs dropped from the end, the link kept if it fits."""
-    blocks = text.split("\n\n")
-    tail = [blocks.pop()] if link and len(blocks) > 1 and blocks[-1] == link else []
-    for kept_tail in (tail, []):
-        kept = list(blocks)
-        while len(kept) > 1:
-            kept.pop()
-            while len(kept) > 1 and kept[-1].startswith("#"):
-                kept.pop()  # a heading whose section is gone
-            candidate = "\n\n".join([*kept, ELLIPSIS, *kept_tail])
-            if len(candidate) <= max_chars:
-                return candidate
-        if kept_tail:
-            log.warning("the report link does not fit in %d characters; left out", max_chars)
-    return bound_text(blocks[0], max_chars)
-
-
-# --- the .md export ------------------------------------------------------------------------
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -346,22 +269,22 @@ def markdown_document(result: MeetingResult, *, include_transcript: bool = True)
     info, minutes = result.info, result.minutes
     hours = clock_needs_hours(result)
     date = texts.date(info.date) if info.date else ""
-    title = texts("report_title", title=_escaped(info.title), date=date)
+    title = texts("report_title", title=escaped(info.title), date=date)
     blocks = [f"# {title}"]
 
     details = []
     if date:
-        details.append(texts("info_line", label=_bold(texts("label_date")), value=date))
+        details.append(texts("info_line", label=bold(texts("label_date")), value=date))
     details.append(
         texts(
             "info_line",
-            label=_bold(texts("label_duration")),
+            label=bold(texts("label_duration")),
             value=texts.duration(result.duration),
         )
     )
     if info.attendees:
-        names = texts("separator").join(_escaped(name) for name in info.attendees)
-        details.append(texts("info_line", label=_bold(texts("label_attendees")), value=names))
+        names = texts("separator").join(escaped(name) for name in info.attendees)
+        details.append(texts("info_line", label=bold(texts("label_attendees")), value=names))
     blocks.append("\n".join(f"- {line}" for line in details))
 
     def at(seconds: float | None) -> str:
@@ -370,7 +293,7 @@ def markdown_document(result: MeetingResult, *, include_transcript: bool = True)
         )
 
     def source(quote_text: str, seconds: float | None) -> str:
-        said = texts("quote", text=_escaped(quote_text)) if quote_text.strip() else ""
+        said = texts("quote", text=escaped(quote_text)) if quote_text.strip() else ""
         return (said + at(seconds)).strip()
 
     if minutes is None:
@@ -383,7 +306,7 @@ def markdown_document(result: MeetingResult, *, include_transcript: bool = True)
 
         blocks.append(f"## {texts('heading_decisions')}")
         decisions = [
-            " — ".join(part for part in (_escaped(d.text), source(d.quote, d.at)) if part)
+            " — ".join(part for part in (escaped(d.text), source(d.quote, d.at)) if part)
             for d in minutes.decisions
         ]
         blocks.append("\n".join(_numbered(decisions)) if decisions else texts("none"))
@@ -395,9 +318,9 @@ def markdown_document(result: MeetingResult, *, include_transcript: bool = True)
             ]
             rows = [
                 [
-                    _escaped(todo.owner) if todo.owner else texts("unassigned"),
-                    _escaped(todo.task),
-                    _escaped(texts.due(todo.due, todo.due_text)),
+                    escaped(todo.owner) if todo.owner else texts("unassigned"),
+                    escaped(todo.task),
+                    escaped(texts.due(todo.due, todo.due_text)),
                     source(todo.quote, todo.at),
                 ]
                 for todo in minutes.todos
@@ -415,17 +338,17 @@ def markdown_document(result: MeetingResult, *, include_transcript: bool = True)
             )
         if minutes.keywords:
             blocks.append(f"## {texts('heading_keywords')}")
-            blocks.append(texts("separator").join(_escaped(k) for k in minutes.keywords))
+            blocks.append(texts("separator").join(escaped(k) for k in minutes.keywords))
         if minutes.open_questions:
             blocks.append(f"## {texts('heading_open_questions')}")
-            blocks.append("\n".join(f"- {_escaped(q)}" for q in minutes.open_questions))
+            blocks.append("\n".join(f"- {escaped(q)}" for q in minutes.open_questions))
 
     stats = by_talk_time(speaker_stats(result))
     if stats:
         blocks.append(f"## {texts('heading_speakers')}")
         header = [texts(c) for c in ("column_speaker", "column_talk_time", "column_share")]
         rows = [
-            [_escaped(s.name), format_clock(s.talk_time, hours=hours), percent(s.share)]
+            [escaped(s.name), format_clock(s.talk_time, hours=hours), percent(s.share)]
             for s in stats
         ]
         blocks += _table(header, rows)
@@ -433,16 +356,16 @@ def markdown_document(result: MeetingResult, *, include_transcript: bool = True)
     if include_transcript:
         blocks.append(f"## {texts('heading_transcript')}")
         for paragraph in transcript_paragraphs(result.transcript):
-            speaker = _escaped(paragraph.speaker) if paragraph.speaker else texts("unknown_speaker")
-            label = f"`{format_clock(paragraph.start, hours=hours)}` {_bold(speaker)}"
-            blocks.append(texts("info_line", label=label, value=_escaped(paragraph.text)))
+            speaker = escaped(paragraph.speaker) if paragraph.speaker else texts("unknown_speaker")
+            label = f"`{format_clock(paragraph.start, hours=hours)}` {bold(speaker)}"
+            blocks.append(texts("info_line", label=label, value=escaped(paragraph.text)))
     return "\n\n".join(blocks) + "\n"
 
 
 def _topic_line(title: str, start: float | None, end: float | None, hours: bool) -> str:
     if start is None:
-        return _escaped(title)
+        return escaped(title)
     span = format_clock(start, hours=hours)
     if end is not None:
         span += f"–{format_clock(end, hours=hours)}"
-    return f"`{span}` {_escaped(title)}"
+    return f"`{span}` {escaped(title)}"
