@@ -48,11 +48,12 @@ typecheck: setup  ## mypy (strict on bot/, plugins/, llm/, meeting/ and chat_sum
 pytest: setup  ## Only the test suite (pass options with ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
 
-bench:  ## Benchmarks: ingest, the model backends and the meeting pipeline (bench/*.py)
+bench:  ## Benchmarks: ingest, the model backends, meetings and chat summaries (bench/*.py)
 	@bash scripts/setup.sh $(BENCH_EXTRAS)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/meeting.py
+	$(BIN)/python bench/chat.py
 
 docs: setup  ## Regenerate the README's configuration table from bot/settings.py
 	$(BIN)/python scripts/settings_table.py --update README.md

@@ -115,6 +115,20 @@ class ArtifactStore:
             plugin=plugin,
         )
 
+    def delete_sync(self, artifact_id: str) -> bool:
+        if not _ID.match(artifact_id):
+            return False
+        with Session(self._engine) as session, session.begin():
+            row = session.get(StoredArtifact, artifact_id)
+            if row is None:
+                return False
+            session.delete(row)
+        (self._root / artifact_id).unlink(missing_ok=True)
+        return True
+
+    async def delete(self, artifact_id: str) -> bool:
+        return await asyncio.to_thread(self.delete_sync, artifact_id)
+
     def open_sync(self, artifact_id: str) -> ArtifactFile:
         if not _ID.match(artifact_id):
             raise ArtifactNotFoundError("no such file")

@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from bot.cli_chat import chat_app
 from bot.cli_meeting import meeting_app
 from bot.cli_support import console, current_settings, errors, fail, guard, load_llm
 from bot.errors import OfficebotError
@@ -29,6 +30,7 @@ app.add_typer(jobs_app, name="jobs")
 llm_app = typer.Typer(help="The shared local model: ask, verify, bench.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
 app.add_typer(meeting_app, name="meeting")
+app.add_typer(chat_app, name="chat")
 
 
 def _configure_logging(level: str) -> None:

@@ -40,6 +40,7 @@ MAX_QUERY = 100_000
 """The most messages one query returns."""
 MAX_IMPORT = 100_000
 """The most messages one import takes."""
+MAX_TEXT_CHARS = 100_000
 REDACTED_KEEP = timedelta(days=1)
 """How long the content-free row of an opted-out conversation's message is kept (long
 enough to recognise a platform's redelivery)."""
@@ -132,6 +133,19 @@ def recent_messages(
     return query_messages(engine, tenant_key, conversation_id, last=limit, limit=limit)
 
 
+def _problem(message: ImportedMessage) -> str | None:
+    """What keeps ``message`` from being stored, or None."""
+    if not 1 <= len(message.message_id) <= 256:
+        return "the id must be 1-256 characters"
+    if not 1 <= len(message.sender) <= 256:
+        return "the sender must be 1-256 characters"
+    if message.sent_at.tzinfo is None:
+        return "the time must be timezone-aware"
+    if len(message.text) > MAX_TEXT_CHARS:
+        return f"the text is over {MAX_TEXT_CHARS} characters"
+    return None
+
+
 def _conversation_row(
     conn: Connection, tenant_key: str, platform: str, conversation_id: str
 ) -> tuple[int, dict[str, Any]]:
@@ -190,6 +204,9 @@ class MessageHistory:
     ) -> ImportResult:
         if len(messages) > MAX_IMPORT:
             raise HistoryError(f"one import takes at most {MAX_IMPORT} messages")
+        problems = [f"message {n}: {p}" for n, m in enumerate(messages, 1) if (p := _problem(m))]
+        if problems:
+            raise HistoryError("nothing was imported: " + "; ".join(problems[:5]))
         return await asyncio.to_thread(
             self._import, tenant_key, conversation_id, list(messages), platform, title
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -155,6 +156,18 @@ class PluginRecords:
             )
         return bool(result.rowcount)
 
+    def purge_sync(self, collection: str, *, updated_before: datetime) -> list[Record]:
+        """Delete the documents of ``collection`` last written before ``updated_before``, in
+        every tenant; returns them (to remove what they point at, such as files)."""
+        _check(collection)
+        query = self._base(collection).where(PluginRecord.updated_at < updated_before)
+        with Session(self._engine) as session, session.begin():
+            rows = list(session.scalars(query))
+            removed = [_record(row) for row in rows]
+            for row in rows:
+                session.delete(row)
+        return removed
+
     # --- the async RecordStore ----------------------------------------------------------------
 
     async def put(
@@ -182,6 +195,9 @@ class PluginRecords:
 
     async def delete(self, collection: str, key: str, *, tenant_key: str) -> bool:
         return await asyncio.to_thread(self.delete_sync, collection, key, tenant_key=tenant_key)
+
+    async def purge(self, collection: str, *, updated_before: datetime) -> Sequence[Record]:
+        return await asyncio.to_thread(self.purge_sync, collection, updated_before=updated_before)
 
 
 class PluginServices(Services, Protocol):

@@ -181,6 +181,11 @@ class RecordStore(Protocol):
 
     async def delete(self, collection: str, key: str, *, tenant_key: str) -> bool: ...
 
+    async def purge(self, collection: str, *, updated_before: datetime) -> Sequence[Record]:
+        """Delete, in every tenant, the documents last written before ``updated_before``
+        (retention); returns what was deleted."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Artifact:
@@ -206,6 +211,10 @@ class Artifacts(Protocol):
         tenant_key: str | None = None,
         plugin: str | None = None,
     ) -> Artifact: ...
+
+    async def delete(self, artifact_id: str) -> bool:
+        """Remove a stored file and its link (retention); False when there was none."""
+        ...
 
 
 class Services(Protocol):

@@ -256,7 +256,7 @@ def test_broken_plugins_are_logged_and_skipped_whole(
     with caplog.at_level(logging.ERROR, logger="bot.registry"):
         registry.discover([*builtin_entry_points(), *entry_points_in(broken_site)])
 
-    assert [loaded.plugin.name for loaded in registry.loaded] == ["help", "meeting"]
+    assert [loaded.plugin.name for loaded in registry.loaded] == ["chat", "help", "meeting"]
     failures = {failed.name: failed.error for failed in registry.failed}
     assert set(failures) == {"raises", "notplugin", "badconfig", "hijack"}
     assert "RuntimeError: this plugin module explodes on import" in failures["raises"]
@@ -274,9 +274,10 @@ def test_broken_plugins_are_logged_and_skipped_whole(
     help_command = registry.command("帮助")
     assert help_command is not None
     assert help_command[0].plugin.name == "help"
-    assert registry.job_kinds == ["meeting.process"]  # the built-in meeting plugin's only
-    assert registry.schedules() == []
-    assert {info.plugin for info in registry.command_infos()} == {"help", "meeting"}
+    # only the built-in plugins' own
+    assert registry.job_kinds == ["chat.summarize", "meeting.process"]
+    assert {schedule.name for _, schedule in registry.schedules()} == {"digest", "retention"}
+    assert {info.plugin for info in registry.command_infos()} == {"chat", "help", "meeting"}
 
 
 @pytest.mark.slow
@@ -316,7 +317,7 @@ def test_cli_lists_skipped_plugins_and_still_succeeds(
 
 
 def test_disabled_plugin_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OFFICEBOT_PLUGINS_DISABLED", '["help", "meeting"]')
+    monkeypatch.setenv("OFFICEBOT_PLUGINS_DISABLED", '["chat", "help", "meeting"]')
     registry = PluginRegistry(load_settings(data_dir=tmp_path / "data"))
     registry.discover()
 

@@ -30,6 +30,9 @@ from meeting.weights import ensure_whisper_model, whisper_weights
 
 log = logging.getLogger(__name__)
 
+SAMPLING_SEED = 20261201
+"""Seeds the sampling of whisper's temperature fallback: one recording, one transcript."""
+
 BACKEND = "faster-whisper"
 
 
@@ -165,6 +168,11 @@ def _run_chunk(
     options: dict[str, Any],
     report: Callable[[float], None],
 ) -> ChunkResult:
+    import ctranslate2
+
+    # When a window fails whisper's quality checks, faster-whisper samples it again at a higher
+    # temperature; a fixed seed makes that (and so the transcript) the same on every run.
+    ctranslate2.set_random_seed(SAMPLING_SEED)
     pieces, info = model.transcribe(chunk.samples, language=language, **options)
     segments = []
     for piece in pieces:
