@@ -138,7 +138,7 @@ def summarize_chat(
     if not conversation.lines:
         report(STAGE, 100.0)
         return summarize_extractive(conversation)
-    reason = _extractive_reason(llm, conversation, mode, budget_tokens, busy_queue)
+    reason = extractive_reason(llm, conversation, mode, budget_tokens, busy_queue)
     if reason is not None or llm is None:
         log.info("summarizing %d messages extractively (%s)", len(conversation.lines), reason)
         report(STAGE, 100.0)
@@ -166,9 +166,10 @@ def rough_tokens(text: str) -> int:
     return math.ceil(cjk * 0.8 + (len(text) - cjk) * 0.3)
 
 
-def _extractive_reason(
+def extractive_reason(
     llm: LLM | None, conversation: Conversation, mode: Mode, budget: int, busy_queue: int
 ) -> Reason | None:
+    """Why ``mode`` would summarize ``conversation`` without the model, or None."""
     if mode == "extractive":
         return "requested"
     if llm is None:

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 MAX_LINE_CHARS = 600
 """A line longer than this is cut in the prompt (its full text still serves as the source)."""
 MAX_TASK_CHARS = 120
+DEDUPE_WINDOW = 200
+"""A to-do is compared with the this many before it (a long chat has thousands)."""
 EXTRACTIVE_SENTENCES = 4
 
 
@@ -521,7 +523,7 @@ def dedupe_todos(
     ordered = sorted(todos, key=lambda item: item[0])
     dropped: set[int] = set()
     for i, (number, todo) in enumerate(ordered):
-        for j in range(i):
+        for j in range(max(0, i - DEDUPE_WINDOW), i):
             other_number, other = ordered[j]
             if j in dropped:
                 continue

@@ -124,7 +124,7 @@ class Source:
         self.lines = lines
         self.names = names
         self.reference = reference
-        self.grounding = Grounding("\n".join(line.text for line in lines))
+        self._grounding: Grounding | None = None
         self._folded = normalize("\n".join(f"{line.speaker} {line.text}" for line in lines))
 
     def contains(self, term: str) -> bool:
@@ -151,7 +151,9 @@ class Source:
 
     def grounded(self, text: str) -> bool:
         """No number or explicit date in ``text`` that the source lacks."""
-        return self.grounding.check(text).ok
+        if self._grounding is None:  # built on first use: the extractive path never needs it
+            self._grounding = Grounding("\n".join(line.text for line in self.lines))
+        return self._grounding.check(text).ok
 
 
 def check_todo(draft: TodoDraft, source: Source) -> tuple[int, Todo] | None:

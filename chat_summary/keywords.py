@@ -102,7 +102,9 @@ def content_words(text: str) -> list[str]:
         if _CJK_RUN.fullmatch(piece):
             if cut is None:
                 cut = _jieba().lcut
-            for word in cut(piece):
+            # No HMM pass for words missing from the dictionary: a quarter faster, and the
+            # words that tell topics apart are in it.
+            for word in cut(piece, HMM=False):
                 if len(word) > 1 and word not in ZH_STOPWORDS:
                     words.append(word)
         else:
