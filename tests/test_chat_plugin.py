@@ -246,10 +246,19 @@ def test_privacy_off_stops_storage_and_retention_purges(
     assert removed >= 2
     assert chat_server.call(history.messages(TENANT, GROUP)) == []
 
-    say(chat_server, fake_dingtalk, "再存一条", to_bot=False)
+    say(chat_server, fake_dingtalk, "再存一条：周五前交周报", to_bot=False)
+    say(chat_server, fake_dingtalk, "/总结 10")
+    [summary] = fake_dingtalk.wait_for(1, timeout=60)
+    assert "周五前交周报" in markdown_of(summary)[0]
+    records = runtime.services.records_for("chat")
+    [stored] = chat_server.call(records.list("summaries", tenant_key=TENANT))
+    document = stored.data["document"].removeprefix("https://bot.example.com")
+    assert httpx.get(f"{chat_server.url}{document}").status_code == 200
     forgot = inline_text(say(chat_server, fake_dingtalk, "/隐私 清除"))
     assert "已删除本群存储的" in forgot
     assert chat_server.call(history.messages(TENANT, GROUP)) == []
+    assert chat_server.call(records.list("summaries", tenant_key=TENANT)) == []
+    assert httpx.get(f"{chat_server.url}{document}").status_code == 404
 
 
 def test_import_and_summaries_api_in_english(chat_server: LiveServer) -> None:

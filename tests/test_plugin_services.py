@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -79,6 +80,21 @@ async def test_records_update_list_filter_and_delete(engine: Any) -> None:
     assert not await store.delete("todos", "t0", tenant_key="elsewhere")
 
 
+async def test_records_purge_across_tenants_by_age(engine: Any) -> None:
+    records = PluginRecords(engine, "chat")
+    other = PluginRecords(engine, "meeting")
+    await records.put("summaries", "a", {"n": 1}, tenant_key="corpA")
+    await records.put("summaries", "b", {"n": 2}, tenant_key="corpB")
+    await records.put("cursors", "c", {"n": 3}, tenant_key="corpA")
+    await other.put("summaries", "d", {"n": 4}, tenant_key="corpA")
+    assert await records.purge("summaries", updated_before=datetime(2000, 1, 1, tzinfo=UTC)) == []
+    purged = await records.purge("summaries", updated_before=datetime.now(UTC) + timedelta(1))
+    assert sorted((r.tenant_key, r.key) for r in purged) == [("corpA", "a"), ("corpB", "b")]
+    assert await records.get("summaries", "a", tenant_key="corpA") is None
+    assert await records.get("cursors", "c", tenant_key="corpA") is not None  # another collection
+    assert await other.get("summaries", "d", tenant_key="corpA") is not None  # another plugin
+
+
 async def test_records_refuse_bad_names(engine: Any) -> None:
     store = PluginRecords(engine, "meeting")
     with pytest.raises(RecordError, match="collection"):
@@ -124,6 +140,9 @@ async def test_artifacts_are_stored_and_served_by_unguessable_link(
         assert missing.status_code == 404
         assert missing.json()["error"]["code"] == "not_found"
         assert (await client.get("/files/../x/y")).status_code == 404
+        assert await store.delete(artifact.id)
+        assert (await client.get(path)).status_code == 404
+        assert not await store.delete(artifact.id)
 
 
 # --- downloads -----------------------------------------------------------------------------

@@ -695,10 +695,11 @@ async def privacy_command(ctx: CommandContext) -> None:
         return
     if action == "forget":
         removed = await history.forget(tenant, conversation)
+        await _forget_summaries(ctx, tenant, platform, conversation)
         await ctx.reply(
             _bilingual(
-                f"已删除本群存储的 {removed} 条消息。",
-                f"Deleted the {removed} stored messages of this chat.",
+                f"已删除本群存储的 {removed} 条消息和本群的总结。",
+                f"Deleted the {removed} stored messages of this chat and its summaries.",
             )
         )
         return
@@ -712,6 +713,25 @@ async def privacy_command(ctx: CommandContext) -> None:
             f"Message storage here: {'on' if privacy.storing else 'off'}, {keep_en}.",
         )
     )
+
+
+async def _forget_summaries(
+    ctx: CommandContext, tenant: str, platform: str, conversation: str
+) -> None:
+    """The conversation's stored summaries, their documents and its cursor go too."""
+    while True:
+        found = await ctx.records.list(
+            SUMMARIES, tenant_key=tenant, limit=500, where={"conversation_id": conversation}
+        )
+        if not found:
+            break
+        for record in found:
+            document = record.data.get("document_id")
+            if isinstance(document, str):
+                await ctx.services.artifacts.delete(document)
+            await ctx.records.delete(SUMMARIES, record.key, tenant_key=tenant)
+    key = _conversation_key(tenant, platform, conversation)
+    await ctx.records.delete(CURSORS, key, tenant_key=tenant)
 
 
 @plugin.schedule("retention", cron="30 3 * * *", summary="删除过了保留期的消息和总结 / Retention")
