@@ -61,9 +61,10 @@ Reason = Literal["requested", "too_long", "model_busy", "model_unavailable", "mo
 Progress = Callable[[str, float], None]
 STAGE = "summarize"
 
-DEFAULT_BUDGET_TOKENS = 40_000
-"""Beyond this many tokens of chat, ``auto`` summarizes extractively: the 1.5B model reads
-~70 tokens a second on two cores, so 40,000 tokens take about ten minutes."""
+DEFAULT_BUDGET_TOKENS = 24_000
+"""Beyond this many tokens of chat, ``auto`` summarizes extractively. bench/chat.py measured
+the 1.5B model on two cores at 45 prompt tokens a second: 1,000 messages (20,000 tokens, four
+requests) took ten minutes."""
 DEFAULT_BUSY_QUEUE = 3
 """``auto`` does not queue behind this many waiting model requests."""
 MAX_OUTPUT_TOKENS = 900

@@ -25,7 +25,8 @@ class ChatSettings(BaseModel):
         default=DEFAULT_BUDGET_TOKENS,
         ge=500,
         description="In auto mode, windows longer than this (in model tokens, about 0.8 per "
-        "Chinese character) are summarized extractively: about ten minutes of the 1.5B model.",
+        "Chinese character) are summarized extractively; 24,000 is about ten minutes of the "
+        "1.5B model on two cores (1,000 messages).",
     )
     busy_queue: int = Field(
         default=DEFAULT_BUSY_QUEUE,
