@@ -13,6 +13,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.cli_chat import chat_app
+from bot.cli_docs import doc_app
 from bot.cli_meeting import meeting_app
 from bot.cli_support import console, current_settings, errors, fail, guard, load_llm
 from bot.errors import OfficebotError
@@ -31,6 +32,7 @@ llm_app = typer.Typer(help="The shared local model: ask, verify, bench.", no_arg
 app.add_typer(llm_app, name="llm")
 app.add_typer(meeting_app, name="meeting")
 app.add_typer(chat_app, name="chat")
+app.add_typer(doc_app, name="doc")
 
 
 def _configure_logging(level: str) -> None:

@@ -82,6 +82,9 @@ class BotServices:
             store = self._records[plugin] = PluginRecords(self._engine, plugin)
         return store
 
+    def outbound_allowed(self, url: str) -> bool:
+        return self._settings.is_allowed_outbound(url)
+
     def download_allowed(self, url: str) -> bool:
         return self._settings.is_allowed_download(url)
 

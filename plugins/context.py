@@ -280,6 +280,11 @@ class Services(Protocol):
         """The bot's data directory (plugins keep files under ``data_dir / 'plugins' / name``)."""
         ...
 
+    def outbound_allowed(self, url: str) -> bool:
+        """Whether the bot may send requests to ``url``'s host (``OFFICEBOT_OUTBOUND_ALLOWED_
+        HOSTS``): check it before calling another service a plugin is configured with."""
+        ...
+
     def download_allowed(self, url: str) -> bool:
         """Whether ``download`` would fetch ``url`` (to refuse a request before queuing it)."""
         ...

@@ -20,6 +20,7 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from chat_summary.types import Decision, Minutes, Todo, Topic
+from docs_gen import fonts
 from meeting.report import (
     TEMPLATE_DIR,
     ReportTexts,
@@ -592,7 +593,7 @@ def _glyph(font: ImageFont.FreeTypeFont, char: str) -> bytes:
 
 
 def test_chart_font_covers_chinese() -> None:
-    if chart.find_cjk_font() is None:
+    if fonts.find_cjk_font() is None:
         pytest.fail("no CJK font installed: `make setup` installs fonts-wqy-microhei")
     font = chart.load_font(40)
     assert isinstance(font, ImageFont.FreeTypeFont)
@@ -603,13 +604,13 @@ def test_chart_font_covers_chinese() -> None:
 def test_chart_without_a_cjk_font_warns_and_still_draws(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(chart, "find_cjk_font", lambda: None)
-    chart._warn_no_cjk_font.cache_clear()
-    with caplog.at_level(logging.WARNING, logger="meeting.report.chart"):
+    monkeypatch.setattr(fonts, "find_cjk_font", lambda: None)
+    fonts._warn_no_cjk_font.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="docs_gen.fonts"):
         png = chart.talk_time_chart(speaker_stats(chinese_meeting()))
     assert png.startswith(b"\x89PNG")
     assert "fonts-wqy-microhei" in caplog.text
-    chart._warn_no_cjk_font.cache_clear()
+    fonts._warn_no_cjk_font.cache_clear()
 
 
 # --- docx ----------------------------------------------------------------------------------
@@ -619,8 +620,8 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 def _style_fonts(document: object, name: str) -> tuple[str | None, str | None]:
     element = document.styles[name].element  # type: ignore[attr-defined]
-    fonts = element.find(f"{W}rPr/{W}rFonts")
-    return fonts.get(f"{W}eastAsia"), fonts.get(f"{W}eastAsiaTheme")
+    r_fonts = element.find(f"{W}rPr/{W}rFonts")
+    return r_fonts.get(f"{W}eastAsia"), r_fonts.get(f"{W}eastAsiaTheme")
 
 
 def test_docx_report_chinese(tmp_path: Path) -> None:

@@ -256,7 +256,7 @@ def test_broken_plugins_are_logged_and_skipped_whole(
     with caplog.at_level(logging.ERROR, logger="bot.registry"):
         registry.discover([*builtin_entry_points(), *entry_points_in(broken_site)])
 
-    assert [loaded.plugin.name for loaded in registry.loaded] == ["chat", "help", "meeting"]
+    assert [loaded.plugin.name for loaded in registry.loaded] == ["chat", "docs", "help", "meeting"]
     failures = {failed.name: failed.error for failed in registry.failed}
     assert set(failures) == {"raises", "notplugin", "badconfig", "hijack"}
     assert "RuntimeError: this plugin module explodes on import" in failures["raises"]
@@ -275,9 +275,15 @@ def test_broken_plugins_are_logged_and_skipped_whole(
     assert help_command is not None
     assert help_command[0].plugin.name == "help"
     # only the built-in plugins' own
-    assert registry.job_kinds == ["chat.summarize", "meeting.process"]
+    assert registry.job_kinds == [
+        "chat.summarize",
+        "docs.draft",
+        "docs.poster",
+        "docs.revise",
+        "meeting.process",
+    ]
     assert {schedule.name for _, schedule in registry.schedules()} == {"digest", "retention"}
-    assert {info.plugin for info in registry.command_infos()} == {"chat", "help", "meeting"}
+    assert {info.plugin for info in registry.command_infos()} == {"chat", "docs", "help", "meeting"}
 
 
 @pytest.mark.slow
@@ -317,7 +323,7 @@ def test_cli_lists_skipped_plugins_and_still_succeeds(
 
 
 def test_disabled_plugin_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OFFICEBOT_PLUGINS_DISABLED", '["chat", "help", "meeting"]')
+    monkeypatch.setenv("OFFICEBOT_PLUGINS_DISABLED", '["chat", "docs", "help", "meeting"]')
     registry = PluginRegistry(load_settings(data_dir=tmp_path / "data"))
     registry.discover()
 

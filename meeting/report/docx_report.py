@@ -18,20 +18,23 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from docx import Document
 from docx.document import Document as DocxDocument
 from docx.enum.text import WD_BREAK
-from docx.oxml import OxmlElement
-from docx.oxml.ns import qn
-from docx.oxml.text.font import CT_RPr
 from docx.shared import Cm, Pt, RGBColor
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
+from docs_gen.docx_style import (
+    DEFAULT_EAST_ASIAN_FONT,
+    LANGUAGE_TAGS,
+    repeat_header,
+    use_east_asian_font,
+    xml_text,
+)
 from meeting.report import (
     ReportTexts,
     SpeakerStat,
@@ -49,57 +52,13 @@ from meeting.types import MeetingResult
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EAST_ASIAN_FONT = "Microsoft YaHei"
-"""微软雅黑: on every Windows with Word; LibreOffice substitutes the system's CJK font."""
 TABLE_STYLE = "Table Grid"
 MUTED = RGBColor(0x64, 0x6A, 0x73)
 CHART_WIDTH = Cm(15)
 
-_LANGUAGE_TAGS = {"zh": "zh-CN", "en": "en-US"}
-# Characters XML 1.0 cannot hold (python-docx refuses them): C0 controls but tab and line
-# breaks, lone surrogates, U+FFFE and U+FFFF.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def xml_text(text: str) -> str:
-    """``text`` without the characters a .docx cannot hold."""
-    return _NOT_XML.sub("", text)
-
 
 def _line(text: str) -> str:
     return xml_text(one_line(text))
-
-
-# --- fonts ---------------------------------------------------------------------------------
-
-
-def _set_east_asian(r_pr: CT_RPr, font: str, language_tag: str) -> None:
-    """Name ``font`` for East Asian text in a ``w:rPr`` (and drop the theme font that would win
-    over it); declare the languages of the text."""
-    r_fonts = r_pr.get_or_add_rFonts()
-    r_fonts.attrib.pop(qn("w:eastAsiaTheme"), None)
-    r_fonts.set(qn("w:eastAsia"), font)
-    lang = r_pr.find(qn("w:lang"))
-    if lang is None:
-        lang = OxmlElement("w:lang")
-        r_pr.insert_element_before(lang, "w:eastAsianLayout", "w:specVanish", "w:oMath")
-    lang.set(qn("w:val"), language_tag)
-    lang.set(qn("w:eastAsia"), "zh-CN")
-
-
-def _use_east_asian_font(document: DocxDocument, font: str, language_tag: str) -> None:
-    styles_element = document.styles.element
-    defaults = styles_element.find(f"{qn('w:docDefaults')}/{qn('w:rPrDefault')}/{qn('w:rPr')}")
-    if isinstance(defaults, CT_RPr):
-        _set_east_asian(defaults, font, language_tag)
-    for name in ("Normal", "Title", "Heading 1", "Heading 2", "Heading 3", "Caption"):
-        style = document.styles[name]
-        _set_east_asian(style.element.get_or_add_rPr(), font, language_tag)
-    # any other style that names a theme East Asian font would still show Latin-only glyphs
-    for r_fonts in styles_element.iter(qn("w:rFonts")):
-        if r_fonts.get(qn("w:eastAsiaTheme")) is not None:
-            r_fonts.attrib.pop(qn("w:eastAsiaTheme"))
-            r_fonts.set(qn("w:eastAsia"), font)
 
 
 # --- building blocks -----------------------------------------------------------------------
@@ -107,14 +66,6 @@ def _use_east_asian_font(document: DocxDocument, font: str, language_tag: str) -
 
 def _paragraph(document: DocxDocument, text: str = "", style: str | None = None) -> Paragraph:
     return document.add_paragraph(xml_text(text), style=style)
-
-
-def _repeat_header(table: Table) -> None:
-    """The first row repeats on every page and reads as a header to screen readers."""
-    tr_pr = table.rows[0]._tr.get_or_add_trPr()
-    header = OxmlElement("w:tblHeader")
-    header.set(qn("w:val"), "true")
-    tr_pr.append(header)
 
 
 def _table(
@@ -134,7 +85,7 @@ def _table(
             if widths:
                 cell.width = Cm(widths[column])
     if header:
-        _repeat_header(table)
+        repeat_header(table)
     return table
 
 
@@ -283,7 +234,7 @@ def build_docx(
     language = report_language(result)
     texts = report_texts(language)
     document = Document()
-    _use_east_asian_font(document, east_asian_font, _LANGUAGE_TAGS[language])
+    use_east_asian_font(document, east_asian_font, LANGUAGE_TAGS[language])
     section = document.sections[0]
     section.page_width, section.page_height = Cm(21), Cm(29.7)  # A4
     section.left_margin = section.right_margin = Cm(2.5)
@@ -293,7 +244,7 @@ def build_docx(
     properties = document.core_properties
     properties.title = title[:255]
     properties.subject = texts("minutes_name")
-    properties.language = _LANGUAGE_TAGS[language]
+    properties.language = LANGUAGE_TAGS[language]
     properties.author = properties.last_modified_by = "officebot"
     properties.created = properties.modified = datetime.now(UTC).replace(tzinfo=None)
     keywords = ", ".join(result.minutes.keywords) if result.minutes else ""
