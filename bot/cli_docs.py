@@ -72,7 +72,7 @@ def draft(
     from docs_gen.brief import read_brief
     from docs_gen.draft import Draft, draft_sections
     from docs_gen.errors import DocumentError
-    from docs_gen.render import document_docx, document_markdown, draft_json
+    from docs_gen.render import draft_json, render_document
 
     if out.suffix.lower() != ".docx":
         raise fail(f"--out {out}: give a .docx path (the Markdown is written beside it)", 2)
@@ -113,8 +113,9 @@ def draft(
         llm.close()
     out.parent.mkdir(parents=True, exist_ok=True)
     markdown_path = out.with_suffix(".md")
-    markdown_path.write_text(document_markdown(chosen, document, facts), encoding="utf-8")
-    out.write_bytes(document_docx(chosen, document, facts))
+    rendered = render_document(chosen, document, facts)
+    markdown_path.write_text(rendered.markdown, encoding="utf-8")
+    out.write_bytes(rendered.docx)
     written = [out, markdown_path]
     if json_out:
         data = draft_json(chosen, document, facts)

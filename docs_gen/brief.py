@@ -130,6 +130,17 @@ class BriefFacts:
         return "\n".join(lines)
 
 
+SENTENCE_ENDS = "。；;.!！?？"
+
+
+def first_clause(text: str, ends: str = SENTENCE_ENDS) -> str:
+    """``text`` up to the first of ``ends`` (on one line): what a brief is about, for a title."""
+    first = text.replace("\n", " ")
+    for mark in ends:
+        first = first.split(mark)[0]
+    return first.strip()
+
+
 def clean_brief(text: str, *, max_chars: int = MAX_BRIEF_CHARS) -> str:
     """The brief without control characters, its blank space tidied; empty or too long is a
     ``BriefError`` saying what is accepted."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from docs_gen.brief import BriefFacts
+from docs_gen.brief import BriefFacts, first_clause
 from docs_gen.errors import DocumentError
 from docs_gen.kind import Kind, Language, SectionSpec
 from docs_gen.prompts import render
@@ -109,12 +109,9 @@ class Draft:
 
 def fallback_title(kind: Kind, facts: BriefFacts) -> str:
     """A title from the brief's first clause when the model gave none."""
-    first = facts.text.replace("\n", " ")
-    for mark in "。；;.!！?？":
-        first = first.split(mark)[0]
     name = kind.spec.title(facts.language)
     joiner = "：" if facts.language == "zh" else ": "
-    return bound_text(f"{name}{joiner}{first.strip()}", TITLE_MAX_CHARS)
+    return bound_text(f"{name}{joiner}{first_clause(facts.text)}", TITLE_MAX_CHARS)
 
 
 def _current_text(raw: dict[str, Any]) -> str:

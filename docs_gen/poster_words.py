@@ -9,7 +9,7 @@ import unicodedata
 
 from pydantic import BaseModel, Field
 
-from docs_gen.brief import clean_brief
+from docs_gen.brief import SENTENCE_ENDS, clean_brief, first_clause
 from docs_gen.poster import THEMES, PosterSpec, resolve_theme
 from llm.errors import LLMError
 from llm.guardrails import bound_text
@@ -55,10 +55,8 @@ def grounded(value: str, brief: str) -> str:
 
 
 def fallback_words(brief: str, language: Language) -> PosterWords:
-    first = brief.replace("\n", " ")
-    for mark in "。；;.!！?？,，":
-        first = first.split(mark)[0]
-    return PosterWords(title=bound_text(first.strip() or brief, 24 if language == "zh" else 40))
+    first = first_clause(brief, SENTENCE_ENDS + ",，")
+    return PosterWords(title=bound_text(first or brief, 24 if language == "zh" else 40))
 
 
 def poster_spec_from_brief(

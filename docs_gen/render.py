@@ -9,7 +9,7 @@ template can lay a document out freely or just write ``{{ section.markdown }}``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -76,13 +76,6 @@ def word(key: str, language: Language) -> str:
 def esc(text: object) -> str:
     """One line of model or user text, escaped for Markdown."""
     return escape_markdown(" ".join(str(text).split()))
-
-
-_esc = esc
-
-
-def _cell(text: object) -> str:
-    return esc(text) or " "
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,12 +244,12 @@ def section_view(
 ) -> SectionView:
     """``spec``'s section of ``draft``, with its figures computed; every text escaped for
     Markdown (``escape=False``: as written, for JSON)."""
-    esc = _esc if escape else _as_is
+    text_of = esc if escape else _as_is
     language = draft.language
     view = SectionView(
         id=spec.id,
         type=spec.type,
-        title=esc(spec.title(language)),
+        title=text_of(spec.title(language)),
         language=language,
         currency=facts.currency or ("¥" if language == "zh" else ""),
     )
@@ -265,17 +258,17 @@ def section_view(
         view.failed = draft.failed.get(spec.id, "not written yet")
         return view
     if spec.type == "text":
-        view.text = esc(raw.get("text", ""))
+        view.text = text_of(raw.get("text", ""))
     elif spec.type in ("list", "numbered", "checklist"):
-        view.items = [esc(i) for i in raw.get("items", [])]
+        view.items = [text_of(i) for i in raw.get("items", [])]
     elif spec.type == "table":
-        view.columns = [esc(c.title(language)) for c in spec.columns]
+        view.columns = [text_of(c.title(language)) for c in spec.columns]
         view.rows = [
-            [_cell(row.get(c.id, "")) for c in spec.columns] for row in raw.get("rows", [])
+            [text_of(row.get(c.id, "")) or " " for c in spec.columns] for row in raw.get("rows", [])
         ]
     elif spec.type == "agenda":
         items = [
-            (esc(i["topic"]), esc(i.get("owner", "")), int(i["minutes"]))
+            (text_of(i["topic"]), text_of(i.get("owner", "")), int(i["minutes"]))
             for i in raw.get("items", [])
         ]
         view.slots = schedule_agenda(
@@ -284,7 +277,12 @@ def section_view(
     elif spec.type == "budget":
         view.budget = plan_budget(
             [
-                (esc(i["item"]), int(i["quantity"]), float(i["unit_price"]), esc(i.get("note", "")))
+                (
+                    text_of(i["item"]),
+                    int(i["quantity"]),
+                    float(i["unit_price"]),
+                    text_of(i.get("note", "")),
+                )
                 for i in raw.get("items", [])
             ],
             facts.budget,
@@ -293,8 +291,8 @@ def section_view(
         view.steps = [
             FlowRow(
                 n,
-                esc(s["name"]),
-                esc(s.get("role", "")),
+                text_of(s["name"]),
+                text_of(s.get("role", "")),
                 int(s.get("hours", 24)),
                 bool(s.get("approval")),
             )
@@ -413,19 +411,23 @@ def flow_png(kind: Kind, draft: Draft, *, title: str = "") -> bytes | None:
     return None
 
 
-def document_docx(
-    kind: Kind, draft: Draft, facts: BriefFacts, *, images: Mapping[str, bytes] | None = None
-) -> bytes:
-    """The document as .docx: the same Markdown, with the flow diagram embedded."""
+@dataclass(frozen=True, slots=True)
+class RenderedDocument:
+    """A draft's files: the Markdown, the .docx built from it, and the flow diagram (if the
+    Markdown shows one)."""
+
+    markdown: str
+    docx: bytes
+    diagram: bytes | None
+
+
+def render_document(kind: Kind, draft: Draft, facts: BriefFacts) -> RenderedDocument:
+    """Render the Markdown once, draw the diagram once, and build the .docx from both."""
     from docs_gen.docx_writer import DocumentInfo, markdown_to_docx
 
     language = draft.language
     markdown = document_markdown(kind, draft, facts)
-    pictures = dict(images or {})
-    if FLOW_IMAGE in markdown and FLOW_IMAGE not in pictures:
-        png = flow_png(kind, draft)
-        if png is not None:
-            pictures[FLOW_IMAGE] = png
+    diagram = flow_png(kind, draft) if FLOW_IMAGE in markdown else None
     name = kind.spec.title(language)
     info = DocumentInfo(
         title=draft.title or name,
@@ -433,8 +435,13 @@ def document_docx(
         subject=name,
         header=f"{name} · {draft.created_at[:10]}",
     )
-    document: bytes = markdown_to_docx(markdown, info, images=pictures)
-    return document
+    pictures = {FLOW_IMAGE: diagram} if diagram else {}
+    return RenderedDocument(markdown, markdown_to_docx(markdown, info, images=pictures), diagram)
+
+
+def document_docx(kind: Kind, draft: Draft, facts: BriefFacts) -> bytes:
+    """The document as .docx: its Markdown, with the flow diagram embedded."""
+    return render_document(kind, draft, facts).docx
 
 
 def draft_json(kind: Kind, draft: Draft, facts: BriefFacts) -> dict[str, Any]:

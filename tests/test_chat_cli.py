@@ -5,10 +5,6 @@ errors for what is wrong."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,32 +12,12 @@ import pytest
 from bot.history import query_messages
 from bot.storage.database import make_engine
 from tests.support.chats import load
-
-OFFICEBOT = Path(sys.executable).with_name("officebot")
-Cli = Callable[..., subprocess.CompletedProcess[str]]
+from tests.support.cli import Cli, officebot_cli
 
 
 @pytest.fixture
 def cli(tmp_path: Path, model_cache: Path) -> Cli:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        environment = dict(
-            os.environ,
-            COLUMNS="120",
-            OFFICEBOT_DATA_DIR=str(tmp_path / "data"),
-            OFFICEBOT_LLM__MODEL="qwen2.5-coder-0.5b",
-            OFFICEBOT_LLM__CACHE_DIR=str(model_cache),
-        )
-        return subprocess.run(
-            [str(OFFICEBOT), "chat", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            timeout=600,
-            check=False,
-        )
-
-    return run
+    return officebot_cli("chat", tmp_path / "data", model_cache)
 
 
 def test_summarize_json_has_the_documented_fields(cli: Cli) -> None:

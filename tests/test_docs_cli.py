@@ -6,43 +6,19 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import docx
 import pytest
 from PIL import Image
 
+from tests.support.cli import Cli, officebot_cli
 from tests.test_docs_pipeline import CUSTOM_TEMPLATE, CUSTOM_TOML
-
-OFFICEBOT = Path(sys.executable).with_name("officebot")
-Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
 def cli(tmp_path: Path, model_cache: Path) -> Cli:
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        environment = dict(
-            os.environ,
-            COLUMNS="120",
-            OFFICEBOT_DATA_DIR=str(tmp_path / "data"),
-            OFFICEBOT_LLM__MODEL="qwen2.5-coder-0.5b",
-            OFFICEBOT_LLM__CACHE_DIR=str(model_cache),
-        )
-        return subprocess.run(
-            [str(OFFICEBOT), "doc", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            timeout=600,
-            check=False,
-        )
-
-    return run
+    return officebot_cli("doc", tmp_path / "data", model_cache)
 
 
 def test_draft_writes_docx_markdown_and_json(cli: Cli, tmp_path: Path) -> None:

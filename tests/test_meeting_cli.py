@@ -3,44 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import docx
 import pytest
 
+from tests.support.cli import Cli, officebot_cli
 from tests.support.synth_meeting import SynthMeeting
-
-OFFICEBOT = Path(sys.executable).with_name("officebot")
-Cli = Callable[..., subprocess.CompletedProcess[str]]
 
 
 @pytest.fixture
 def cli(tmp_path: Path, speech_cache: Path, model_cache: Path) -> Cli:
-    def run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-        environment = dict(
-            os.environ,
-            COLUMNS="120",
-            OFFICEBOT_DATA_DIR=str(tmp_path / "data"),
-            OFFICEBOT_LLM__MODEL="qwen2.5-coder-0.5b",
-            OFFICEBOT_LLM__CACHE_DIR=str(model_cache),
-            OFFICEBOT_PLUGINS__MEETING__MODEL_CACHE_DIR=str(speech_cache),
-        )
-        environment.update(env)
-        return subprocess.run(
-            [str(OFFICEBOT), "meeting", *args],
-            capture_output=True,
-            text=True,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            timeout=600,
-            check=False,
-        )
-
-    return run
+    return officebot_cli(
+        "meeting",
+        tmp_path / "data",
+        model_cache,
+        OFFICEBOT_PLUGINS__MEETING__MODEL_CACHE_DIR=str(speech_cache),
+    )
 
 
 @pytest.mark.slow

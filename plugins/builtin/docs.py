@@ -181,12 +181,10 @@ async def _publish(
     ctx: JobContext, kind: Kind, draft: Any, facts: Any, tenant: str, old: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Render the draft (.md, .docx, the diagram), store the files, drop the previous ones."""
-    from docs_gen.render import FLOW_IMAGE, document_docx, document_markdown, flow_png
+    from docs_gen.render import render_document
 
-    markdown = await ctx.run_in_thread(document_markdown, kind, draft, facts)
-    diagram = await ctx.run_in_thread(flow_png, kind, draft) if FLOW_IMAGE in markdown else None
-    images = {FLOW_IMAGE: diagram} if diagram else {}
-    docx = await ctx.run_in_thread(lambda: document_docx(kind, draft, facts, images=images))
+    rendered = await ctx.run_in_thread(render_document, kind, draft, facts)
+    markdown, docx, diagram = rendered.markdown, rendered.docx, rendered.diagram
     stem = f"{kind.name}-{draft.id}-v{draft.version}"
     artifacts = ctx.services.artifacts
     saved = {
