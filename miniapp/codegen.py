@@ -21,6 +21,9 @@ never becomes markup or code:
   ``<script>`` element or a line.
 * Identifiers in the code (field keys, handler names, the page's path) are validated ASCII
   names (``spec.field_names``, ``Page.name``), never labels. No spec text goes into a comment.
+* A field's validation pattern comes from ``RULE_PATTERNS``, a fixed table keyed by the spec's
+  ``rule`` (one of ``spec.RULES``), and reaches the code as JSON like any other value; no
+  pattern is ever built from spec text.
 * The preview's Content-Security-Policy lets only its own script run (by hash) and connect only
   to the endpoint's origin.
 """
@@ -49,6 +52,7 @@ from miniapp.spec import (
     SPEC_VERSION,
     TYPE_NAMES,
     Language,
+    Rule,
     SpecError,
     Submit,
     UISpec,
@@ -110,6 +114,46 @@ _MISSING_VERB = {
     "switch": "turnOn",
 }
 _RUNTIME_MESSAGES = ("dataTitle", "ok", "sent", "failed", "shown")
+
+RULE_PATTERNS: dict[Rule, str] = {
+    "email": r"^[^\s@]+@[^\s@.]+(\.[^\s@.]+)+$",
+    "phone": r"^\+?\d(?:[ -]?\d){6,14}$",
+    "number": r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$",
+    "integer": r"^[-+]?\d+$",
+    "id_card": r"^(?:\d{17}[\dXx]|\d{15})$",
+    "url": r"^(?:https?://)?[^\s/?#.]+(?:\.[^\s/?#.]+)+(?:[/?#]\S*)?$",
+}
+"""JavaScript regular-expression sources, tested against a typed value with its ends trimmed
+(``miniapp.spec.Rule`` says what each accepts)."""
+INVALID_MESSAGES: dict[Language, dict[Rule, str]] = {
+    "zh": {
+        "email": "「{label}」格式不正确，请输入有效的邮箱地址",
+        "phone": "「{label}」格式不正确，请输入有效的手机号或电话号码",
+        "number": "「{label}」格式不正确，请输入数字",
+        "integer": "「{label}」格式不正确，请输入整数",
+        "id_card": "「{label}」格式不正确，请输入18位身份证号",
+        "url": "「{label}」格式不正确，请输入有效的网址",
+    },
+    "en": {
+        "email": "“{label}” is not a valid email address",
+        "phone": "“{label}” is not a valid phone number",
+        "number": "“{label}” is not a number",
+        "integer": "“{label}” is not a whole number",
+        "id_card": "“{label}” is not a valid ID card number",
+        "url": "“{label}” is not a valid web address",
+    },
+}
+_AXML_INPUT_TYPES: dict[Rule, str] = {"number": "digit", "integer": "number", "id_card": "idcard"}
+"""The keyboard a mini-program ``<input type>`` asks for: digits with a decimal point, digits
+only, digits and X."""
+_HTML_INPUT_TYPES: dict[Rule, str] = {"email": "email", "phone": "tel", "url": "url"}
+_HTML_INPUT_MODES: dict[Rule, str] = {
+    "email": "email",
+    "phone": "tel",
+    "url": "url",
+    "number": "decimal",
+    "integer": "numeric",
+}
 
 
 # --- escaping ----------------------------------------------------------------------------------
@@ -182,6 +226,12 @@ class Item:
     action: ButtonAction = "submit"
     height_rpx: int = 0
     image_text: str = ""
+    input_type: str = ""
+    """The mini-program input's ``type`` (its keyboard), from the rule; "" for text."""
+    html_type: str = "text"
+    """The preview input's ``type``, from the rule."""
+    input_mode: str = ""
+    """The preview's ``inputmode`` where the ``type`` does not already pick the keyboard."""
 
     @property
     def height_px(self) -> int:
@@ -210,8 +260,16 @@ class _Model:
             w = item.widget
             label = w.label or w.placeholder or f"{TYPE_NAMES[self.language][w.type]} {w.id}"
             message = messages[_MISSING_VERB[w.type]].format(label=label)
+            invalid = INVALID_MESSAGES[self.language][w.rule].format(label=label) if w.rule else ""
             fields.append(
-                {"name": item.field, "kind": w.type, "required": w.required, "message": message}
+                {
+                    "name": item.field,
+                    "kind": w.type,
+                    "required": w.required,
+                    "message": message,
+                    "pattern": RULE_PATTERNS[w.rule] if w.rule else "",
+                    "invalid": invalid,
+                }
             )
         return fields
 
@@ -247,6 +305,7 @@ def _item(widget: Widget, spec: UISpec, names: Mapping[int, str], language: Lang
         placeholder = messages["choosePlaceholder"]
     if not placeholder and widget.type == "date":
         placeholder = messages["datePlaceholder"]
+    is_input = widget.type == "input"
     return Item(
         widget=widget,
         field=field,
@@ -255,6 +314,14 @@ def _item(widget: Widget, spec: UISpec, names: Mapping[int, str], language: Lang
         action=_button_action(widget.label) if widget.type == "button" else "submit",
         height_rpx=_image_height_rpx(widget, spec) if widget.type == "image" else 0,
         image_text=(widget.label or messages["image"]) if widget.type == "image" else "",
+        input_type=_AXML_INPUT_TYPES.get(widget.rule, "") if is_input else "",
+        html_type=_HTML_INPUT_TYPES.get(widget.rule, "text") if is_input else "text",
+        # An input's type already picks the keyboard for email, phone and URL.
+        input_mode=(
+            ""
+            if is_input and widget.rule in _HTML_INPUT_TYPES
+            else _HTML_INPUT_MODES.get(widget.rule, "")
+        ),
     )
 
 

@@ -1,10 +1,10 @@
 """The UI spec: what a sketch shows, as typed, versioned data.
 
 The image stage produces a ``UISpec``; chat commands and the API edit it (``rename``, ``retype``,
-``set_required``, ``set_options``, ``remove``, ``move``); ``miniapp.codegen`` turns it into a
-mini-program. Every model is frozen and rejects unknown keys, and every string and list has an
-upper bound, so a spec that arrives from outside (the API, a stored job) is bounded before any
-code looks at it. Text fields are cleaned on the way in: runs of whitespace (newlines included)
+``set_required``, ``set_options``, ``set_rule``, ``remove``, ``move``); ``miniapp.codegen`` turns
+it into a mini-program. Every model is frozen and rejects unknown keys, and every string and list
+has an upper bound, so a spec that arrives from outside (the API, a stored job) is bounded before
+any code looks at it. Text fields are cleaned on the way in: runs of whitespace (newlines included)
 become one space, control and bidirectional-override characters are dropped.
 """
 
@@ -59,11 +59,34 @@ FORM_TYPES: frozenset[WidgetType] = frozenset(
 OPTION_TYPES: frozenset[WidgetType] = frozenset({"select", "radio", "list", "tabbar"})
 """Widgets whose ``options`` mean something: choices, list items, tab names."""
 
+Rule = Literal["", "email", "phone", "number", "integer", "id_card", "url"]
+"""What a text field's value must look like; "" for no check. ``miniapp.codegen`` keeps the
+pattern of each (JavaScript regular expressions, fixed in code):
+
+* ``email``: something@domain.tld, no spaces.
+* ``phone``: 7 to 15 digits, optionally led by ``+`` and grouped by single spaces or dashes:
+  a mainland mobile (``13812345678``, ``138 1234 5678``), a landline with its area code
+  (``010-12345678``) or an international number (``+44 20 7946 0958``).
+* ``number``: a decimal number (``12``, ``-3.5``, ``.5``), as for amounts and prices.
+* ``integer``: a whole number, as for counts and ages.
+* ``id_card``: a mainland resident ID: 18 characters, digits with a final digit or X (or the
+  old 15 digits); the checksum is not verified.
+* ``url``: a web address, ``https://`` optional (``www.example.com/a``).
+"""
+RULES: tuple[Rule, ...] = get_args(Rule)
+"""Every rule, "" (no check) first."""
+RULE_TYPES: frozenset[WidgetType] = frozenset({"input", "textarea"})
+"""Widgets that may carry a ``rule``: the ones a value is typed into."""
+
 Language = Literal["zh", "en"]
 
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 _NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,31}$"
 _ENDPOINT = re.compile(r"^https?://[^\s\"'<>\\`{}|^]+$")
+
+
+def _rule_types_text() -> str:
+    return ", ".join(t for t in WIDGET_TYPES if t in RULE_TYPES)
 
 
 def _clean_text(value: Any) -> Any:
@@ -104,6 +127,8 @@ class Widget(_Frozen):
     options: tuple[Option, ...] = Field(default=(), max_length=MAX_OPTIONS)
     """Select and radio choices, list items, tab names."""
     required: bool = False
+    rule: Rule = ""
+    """The format a typed value must have (input and textarea only); "" for none."""
     name: str = Field(default="", pattern=r"^$|" + _NAME_PATTERN)
     """The form field key (an ASCII identifier); empty: ``field_names`` derives one."""
     bbox: tuple[Pixels, Pixels, Pixels, Pixels]
@@ -113,6 +138,15 @@ class Widget(_Frozen):
     """Layout row: widgets on one row share it."""
     column: int = Field(default=0, ge=0, le=10_000)
     """Column within the row."""
+
+    @model_validator(mode="after")
+    def _rule_fits_the_type(self) -> Widget:
+        if self.rule and self.type not in RULE_TYPES:
+            raise ValueError(
+                f"a {self.type} cannot have the rule {self.rule!r}; only these can have a rule: "
+                f"{_rule_types_text()}"
+            )
+        return self
 
 
 class Page(_Frozen):
@@ -316,12 +350,15 @@ def rename(spec: UISpec, widget_id: int, label: str) -> UISpec:
 
 
 def retype(spec: UISpec, widget_id: int, widget_type: str) -> UISpec:
-    """The spec with widget ``widget_id`` turned into a ``widget_type``."""
-    _index(spec, widget_id)
+    """The spec with widget ``widget_id`` turned into a ``widget_type``; a rule the new type
+    cannot have is dropped."""
+    widget = spec.widgets[_index(spec, widget_id)]
     if widget_type not in WIDGET_TYPES:
         raise SpecEditError(
             f"unknown widget type {widget_type!r}; the types are: {', '.join(WIDGET_TYPES)}"
         )
+    if widget.rule and widget_type not in RULE_TYPES:
+        return _changed(spec, widget_id, type=widget_type, rule="")
     return _changed(spec, widget_id, type=widget_type)
 
 
@@ -349,6 +386,23 @@ def set_options(spec: UISpec, widget_id: int, options: Sequence[str]) -> UISpec:
     if isinstance(options, str):
         raise SpecEditError("options must be a list of strings, not one string")
     return _changed(spec, widget_id, options=tuple(options))
+
+
+def set_rule(spec: UISpec, widget_id: int, rule: str) -> UISpec:
+    """The spec with widget ``widget_id`` checking its value against ``rule`` before the form
+    submits ("" for no check)."""
+    widget = spec.widgets[_index(spec, widget_id)]
+    if rule not in RULES:
+        raise SpecEditError(
+            f"unknown rule {rule!r}; the rules are: {', '.join(r for r in RULES if r)} "
+            '(or "" for none)'
+        )
+    if rule and widget.type not in RULE_TYPES:
+        raise SpecEditError(
+            f"widget {widget_id} is a {widget.type}, which is not typed into; only these can "
+            f"have a rule: {_rule_types_text()}"
+        )
+    return _changed(spec, widget_id, rule=rule)
 
 
 def remove(spec: UISpec, widget_id: int) -> UISpec:
@@ -423,6 +477,26 @@ TYPE_NAMES: dict[Language, dict[WidgetType, str]] = {
         "tabbar": "Tab bar",
     },
 }
+RULE_NAMES: dict[Language, dict[Rule, str]] = {
+    "zh": {
+        "": "",
+        "email": "邮箱格式",
+        "phone": "电话号码",
+        "number": "数字",
+        "integer": "整数",
+        "id_card": "身份证号",
+        "url": "网址",
+    },
+    "en": {
+        "": "",
+        "email": "email",
+        "phone": "phone number",
+        "number": "number",
+        "integer": "whole number",
+        "id_card": "ID card number",
+        "url": "web address",
+    },
+}
 UNSURE_BELOW = 0.5
 """Widgets the image stage was less sure of than this are marked in the outline."""
 
@@ -430,7 +504,8 @@ UNSURE_BELOW = 0.5
 def outline(spec: UISpec, language: Language = "zh") -> str:
     """A numbered outline for chat, one widget a line, such as
     ``3. 下拉框「请假类型」：事假/病假（必填）``
-    or ``3. Dropdown "Type": Sick/Annual (required)``."""
+    or ``3. Dropdown "Type": Sick/Annual (required)``; a rule joins the parentheses:
+    ``2. 输入框「邮箱」（必填，邮箱格式）``, ``2. Input "Email" (required, email)``."""
     if language not in TYPE_NAMES:
         raise SpecError(f"unknown language {language!r}; the languages are: zh, en")
     zh = language == "zh"
@@ -441,8 +516,11 @@ def outline(spec: UISpec, language: Language = "zh") -> str:
             line += f"「{widget.label}」" if zh else f' "{widget.label}"'
         if widget.options:
             line += ("：" if zh else ": ") + "/".join(widget.options)
-        if widget.required:
-            line += "（必填）" if zh else " (required)"
+        notes = [("必填" if zh else "required")] if widget.required else []
+        if widget.rule:
+            notes.append(RULE_NAMES[language][widget.rule])
+        if notes:
+            line += f"（{'，'.join(notes)}）" if zh else f" ({', '.join(notes)})"
         if widget.confidence < UNSURE_BELOW:
             line += "（待确认）" if zh else " (unsure)"
         lines.append(line)

@@ -19,6 +19,7 @@ import pytest
 from miniapp.codegen import preview_html
 from miniapp.spec import UISpec, field_names
 from tests.test_miniapp_codegen import BREAKOUT_LABEL, SCRIPT_LABEL, hostile_spec, leave_request
+from tests.test_miniapp_rules import contact_form
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -291,4 +292,48 @@ def test_hostile_labels_show_as_text_and_run_nothing(
     (received,) = backend.wait_for(1)
     assert BREAKOUT_LABEL in received.body.values()
     assert preview.dialogs == []
+    assert preview.errors == []
+
+
+def test_the_preview_refuses_an_invalid_email_and_sends_a_valid_one(
+    open_preview: Any, backend: FormBackend
+) -> None:
+    spec = contact_form("en")
+    names = field_names(spec)
+    preview = open_preview(spec, endpoint=backend.url)
+    page = preview.page
+
+    page.fill(f"#f-{names[1]}", "Li Lei")
+    page.fill(f"#f-{names[2]}", "+44 20 7946 0958")
+    page.fill(f"#f-{names[3]}", "li.lei at example.com")
+    page.get_by_role("button", name="Submit").click()
+    assert preview.toast() == "\u201cEmail\u201d is not a valid email address"
+    assert page.evaluate("document.activeElement.id") == f"f-{names[3]}"
+    assert backend.received == []
+
+    page.fill(f"#f-{names[3]}", "li.lei@example.com")
+    page.get_by_role("button", name="Submit").click()
+    (received,) = backend.wait_for(1)
+    assert received.body[names[3]] == "li.lei@example.com"
+    assert received.body[names[2]] == "+44 20 7946 0958"
+    assert preview.toast() == "Submitted"
+    assert preview.errors == []
+
+
+def test_the_preview_checks_a_chinese_mobile_number(open_preview: Any) -> None:
+    spec = contact_form("zh")
+    names = field_names(spec)
+    preview = open_preview(spec)
+    page = preview.page
+
+    page.fill(f"#f-{names[1]}", "李雷")
+    page.fill(f"#f-{names[2]}", "138123")
+    page.get_by_role("button", name="提交").click()
+    assert preview.toast() == "「手机号」格式不正确，请输入有效的手机号或电话号码"
+    assert page.locator("#result").is_hidden()
+
+    page.fill(f"#f-{names[2]}", "138 1234 5678")
+    page.get_by_role("button", name="提交").click()
+    assert preview.toast() == "未配置提交地址，数据见下方"
+    assert json.loads(page.locator("#result-json").inner_text())[names[2]] == "138 1234 5678"
     assert preview.errors == []
