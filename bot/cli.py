@@ -15,6 +15,7 @@ from rich.table import Table
 from bot.cli_chat import chat_app
 from bot.cli_docs import doc_app
 from bot.cli_meeting import meeting_app
+from bot.cli_miniapp import miniapp_command
 from bot.cli_support import console, current_settings, errors, fail, guard, load_llm
 from bot.errors import OfficebotError
 from bot.settings import Settings
@@ -33,6 +34,7 @@ app.add_typer(llm_app, name="llm")
 app.add_typer(meeting_app, name="meeting")
 app.add_typer(chat_app, name="chat")
 app.add_typer(doc_app, name="doc")
+app.command("miniapp")(miniapp_command)
 
 
 def _configure_logging(level: str) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.artifacts import ArtifactStore
+from bot.attachments import AttachmentFetcher
 from bot.commands import UsageError, parse_arguments, split_command
 from bot.download import Downloader
 from bot.errors import OfficebotError
@@ -33,7 +34,7 @@ from bot.settings import Settings
 from bot.storage.messages import MessageWriter, StoredEvent
 from llm.service import LLM
 from plugins.context import CommandInfo, StoredMessage
-from plugins.events import ChatEvent, ReplyChannel
+from plugins.events import Attachment, ChatEvent, ReplyChannel
 from plugins.messages import OutgoingMessage, TextMessage, as_message
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class BotServices:
         self.scheduler: SchedulerService | None = None
         self.artifacts = ArtifactStore(engine, settings.data_dir, settings.public_base_url)
         self.downloader = Downloader(settings)
+        self.attachment_fetcher = AttachmentFetcher(settings, self.downloader)
         self._records: dict[str, PluginRecords] = {}
 
     @property
@@ -93,6 +95,19 @@ class BotServices:
     ) -> int:
         return await self.downloader.download(
             url, destination, max_bytes=max_bytes, timeout_s=timeout_s
+        )
+
+    async def fetch_attachment(
+        self,
+        platform: str,
+        attachment: Attachment,
+        destination: Path,
+        *,
+        max_bytes: int,
+        timeout_s: float,
+    ) -> int:
+        return await self.attachment_fetcher.fetch(
+            platform, attachment, destination, max_bytes=max_bytes, timeout_s=timeout_s
         )
 
     async def send_to_conversation(

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urljoin
 
 import httpx
 
 from bot.errors import OfficebotError
-from bot.settings import Settings
+from bot.settings import Settings, host_matches
 
 CHUNK = 256 * 1024
 
@@ -34,17 +35,33 @@ class DownloadTooLargeError(DownloadError):
 
 
 class Downloader:
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
+    """Downloads from the hosts in ``OFFICEBOT_DOWNLOAD_ALLOWED_HOSTS``, or from ``hosts`` (named
+    by ``hosts_setting`` in errors) when given."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        hosts: Sequence[str] | None = None,
+        hosts_setting: str = "OFFICEBOT_DOWNLOAD_ALLOWED_HOSTS",
+    ):
         self._settings = settings
         self._transport = transport
+        self._hosts = tuple(settings.download_allowed_hosts if hosts is None else hosts)
+        self._hosts_setting = hosts_setting
+
+    def allowed(self, url: str) -> bool:
+        return host_matches(url, self._hosts)
 
     def check(self, url: str) -> None:
         """Raise ``DownloadNotAllowedError`` unless ``url`` may be fetched."""
-        if not self._settings.is_allowed_download(url):
-            allowed = ", ".join(self._settings.download_allowed_hosts) or "none configured"
+        if not self.allowed(url):
+            allowed = ", ".join(self._hosts) or "none configured"
+            shown = url.split("?")[0][:200]  # a query may carry a token
             raise DownloadNotAllowedError(
-                f"downloads from {url[:200]!r} are not allowed: only http(s) URLs on the hosts in "
-                f"OFFICEBOT_DOWNLOAD_ALLOWED_HOSTS ({allowed})"
+                f"downloads from {shown!r} are not allowed: only http(s) URLs on the hosts in "
+                f"{self._hosts_setting} ({allowed})"
             )
 
     async def download(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -88,6 +89,26 @@ class Settings(BaseSettings):
     )
     dingtalk_app_secret: SecretStr | None = Field(
         default=None, description="AppSecret of the DingTalk robot that calls /webhooks/dingtalk."
+    )
+    dingtalk_app_key: str | None = Field(
+        default=None,
+        description="AppKey (Client ID) of the DingTalk robot's app: needed to fetch pictures and "
+        "files people send the robot.",
+    )
+    dingtalk_robot_code: str | None = Field(
+        default=None,
+        description="The robot's robotCode for file downloads; default: the callback's robotCode, "
+        "else the AppKey.",
+    )
+    dingtalk_api_base: str = Field(
+        default="https://api.dingtalk.com",
+        description="DingTalk's open API (access tokens, message file downloads); its host must be "
+        "in OFFICEBOT_OUTBOUND_ALLOWED_HOSTS.",
+    )
+    dingtalk_file_hosts: list[str] = Field(
+        default_factory=lambda: ["*.dingtalk.com", "*.aliyuncs.com"],
+        description="Hosts DingTalk's temporary download links for message files may point to "
+        "(exact names or '*.example.com').",
     )
     dingtalk_signature_window_s: int = Field(
         default=3600, ge=1, description="Max. distance of a DingTalk callback's timestamp from now."
@@ -184,7 +205,7 @@ class Settings(BaseSettings):
         description="Per-plugin settings: OFFICEBOT_PLUGINS__<PLUGIN>__<KEY>=value.",
     )
 
-    @field_validator("outbound_allowed_hosts", "download_allowed_hosts")
+    @field_validator("outbound_allowed_hosts", "download_allowed_hosts", "dingtalk_file_hosts")
     @classmethod
     def _lowercase_hosts(cls, hosts: list[str]) -> list[str]:
         return [host.strip().lower() for host in hosts if host.strip()]
@@ -248,14 +269,20 @@ class Settings(BaseSettings):
         return host in self.outbound_allowed_hosts
 
     def is_allowed_download(self, url: str) -> bool:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or not host:
-            return False
-        return any(
-            host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:]))
-            for allowed in self.download_allowed_hosts
-        )
+        return host_matches(url, self.download_allowed_hosts)
+
+
+def host_matches(url: str, hosts: Sequence[str]) -> bool:
+    """Whether ``url`` is http(s) on one of ``hosts`` (exact names, or ``*.example.com`` for any
+    subdomain of example.com)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme not in ("http", "https") or not host:
+        return False
+    return any(
+        host == allowed or (allowed.startswith("*.") and host.endswith(allowed[1:]))
+        for allowed in hosts
+    )
 
 
 def _plugin_values(raw: dict[str, Any]) -> dict[str, Any]:

@@ -296,6 +296,21 @@ class Services(Protocol):
         ``OFFICEBOT_DOWNLOAD_ALLOWED_HOSTS``, redirects included; size and time bounded."""
         ...
 
+    async def fetch_attachment(
+        self,
+        platform: str,
+        attachment: Attachment,
+        destination: Path,
+        *,
+        max_bytes: int,
+        timeout_s: float,
+    ) -> int:
+        """Write a file or picture that came with a chat message to ``destination`` (bytes
+        written): a DingTalk ``download_code`` through the robot app's file API, a ``url`` from
+        the allowed download hosts; size and time bounded. Raises with a message for the user
+        when it cannot (expired code, unconfigured app key, too large)."""
+        ...
+
     def commands(self) -> Sequence[CommandInfo]:
         """Every command of every loaded plugin."""
         ...

@@ -27,11 +27,13 @@ from bot.settings import Settings
 from chat_summary.config import ChatSettings
 from docs_gen.config import DocsSettings
 from meeting.config import MeetingSettings
+from miniapp.config import MiniappSettings
 
 PLUGIN_SETTINGS: dict[str, type[BaseModel]] = {
     "chat": ChatSettings,
     "docs": DocsSettings,
     "meeting": MeetingSettings,
+    "miniapp": MiniappSettings,
 }
 """Built-in plugins' config models, listed after the bot's own settings."""
 

@@ -22,7 +22,7 @@ from plugins.builtin.chat import _conversation_key
 from tests.conftest import API_TOKEN, dingtalk_message, post_dingtalk
 from tests.support.chats import Chat, load
 from tests.support.fake_dingtalk import FakeDingTalk, Recorded
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, await_job
 
 AUTH = {"authorization": f"Bearer {API_TOKEN}"}
 GROUP = "cidGroupA=="
@@ -101,12 +101,6 @@ def inline_text(response: httpx.Response) -> str:
 def markdown_of(request: Recorded) -> tuple[str, dict[str, Any]]:
     assert request.body["msgtype"] == "markdown", request.body
     return request.body["markdown"]["text"], request.body.get("at", {})
-
-
-def await_job(server: LiveServer, job_id: str, timeout: float = 120) -> dict[str, Any]:
-    runtime = server.runtime  # type: ignore[attr-defined]
-    view = server.call(runtime.jobs.wait_for(job_id, timeout), timeout + 5)
-    return dict(view.as_json())
 
 
 def test_summary_command_posts_points_decisions_and_todos_with_mentions(

@@ -10,7 +10,6 @@ import io
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 import docx
 import httpx
@@ -20,7 +19,7 @@ from PIL import Image
 from bot.settings import Settings
 from tests.conftest import API_TOKEN, dingtalk_message, post_dingtalk
 from tests.support.fake_dingtalk import FakeDingTalk, Recorded
-from tests.support.live_server import LiveServer
+from tests.support.live_server import LiveServer, await_job, download, job_id_of
 
 AUTH = {"authorization": f"Bearer {API_TOKEN}"}
 GROUP = "cidDocsGroup=="
@@ -58,25 +57,6 @@ def say(server: LiveServer, fake: FakeDingTalk, text: str) -> str:
 def markdown(request: Recorded) -> str:
     assert request.body["msgtype"] == "markdown", request.body
     return str(request.body["markdown"]["text"])
-
-
-def await_job(server: LiveServer, job_id: str, timeout: float = 300) -> dict[str, Any]:
-    runtime = server.runtime  # type: ignore[attr-defined]
-    view = server.call(runtime.jobs.wait_for(job_id, timeout), timeout + 5)
-    return dict(view.as_json())
-
-
-def job_id_of(text: str) -> str:
-    match = re.search(r"(?:任务|job) ([0-9a-f]+)", text)
-    assert match, text
-    return match[1]
-
-
-def download(url: str, server: LiveServer) -> bytes:
-    full = url if url.startswith("http") else f"{server.url}{url}"
-    response = httpx.get(full, timeout=30)  # shared in chat: no token needed
-    assert response.status_code == 200, response.text
-    return response.content
 
 
 def test_plan_streams_sections_then_links_the_document_and_revises(

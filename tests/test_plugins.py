@@ -256,7 +256,13 @@ def test_broken_plugins_are_logged_and_skipped_whole(
     with caplog.at_level(logging.ERROR, logger="bot.registry"):
         registry.discover([*builtin_entry_points(), *entry_points_in(broken_site)])
 
-    assert [loaded.plugin.name for loaded in registry.loaded] == ["chat", "docs", "help", "meeting"]
+    assert [loaded.plugin.name for loaded in registry.loaded] == [
+        "chat",
+        "docs",
+        "help",
+        "meeting",
+        "miniapp",
+    ]
     failures = {failed.name: failed.error for failed in registry.failed}
     assert set(failures) == {"raises", "notplugin", "badconfig", "hijack"}
     assert "RuntimeError: this plugin module explodes on import" in failures["raises"]
@@ -281,9 +287,17 @@ def test_broken_plugins_are_logged_and_skipped_whole(
         "docs.poster",
         "docs.revise",
         "meeting.process",
+        "miniapp.build",
+        "miniapp.read",
     ]
     assert {schedule.name for _, schedule in registry.schedules()} == {"digest", "retention"}
-    assert {info.plugin for info in registry.command_infos()} == {"chat", "docs", "help", "meeting"}
+    assert {info.plugin for info in registry.command_infos()} == {
+        "chat",
+        "docs",
+        "help",
+        "meeting",
+        "miniapp",
+    }
 
 
 @pytest.mark.slow
@@ -323,7 +337,9 @@ def test_cli_lists_skipped_plugins_and_still_succeeds(
 
 
 def test_disabled_plugin_is_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OFFICEBOT_PLUGINS_DISABLED", '["chat", "docs", "help", "meeting"]')
+    monkeypatch.setenv(
+        "OFFICEBOT_PLUGINS_DISABLED", '["chat", "docs", "help", "meeting", "miniapp"]'
+    )
     registry = PluginRegistry(load_settings(data_dir=tmp_path / "data"))
     registry.discover()
 

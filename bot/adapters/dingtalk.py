@@ -147,10 +147,11 @@ def _content(msgtype: str, data: Mapping[str, Any]) -> tuple[str, tuple[Attachme
                 texts.append(part["text"])
             code = part.get("downloadCode") or part.get("pictureDownloadCode")
             if isinstance(code, str):
-                pictures.append(Attachment(kind="picture", download_code=code))
+                pictures.append(Attachment(kind="picture", download_code=code, extra=_robot(data)))
         return "".join(texts).strip(), tuple(pictures)
     code = content.get("downloadCode")
     extra = {k: v for k, v in content.items() if k != "downloadCode" and _is_scalar(v)}
+    extra.update(_robot(data))
     attachment = Attachment(
         kind=msgtype,
         download_code=code if isinstance(code, str) else None,
@@ -191,6 +192,12 @@ def _quote(data: Mapping[str, Any]) -> Quote | None:
         sender_name=_optional_str(replied, "senderNick"),
         text=quoted.strip()[:2000],
     )
+
+
+def _robot(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The robot that received the message: its code is needed to download what came with it."""
+    code = _optional_str(data, "robotCode")
+    return {"robotCode": code} if code else {}
 
 
 def _is_scalar(value: Any) -> bool:

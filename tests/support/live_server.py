@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -62,3 +64,25 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(30)
+
+
+def await_job(server: LiveServer, job_id: str, timeout: float = 300) -> dict[str, Any]:
+    """Wait for a job of the server's runtime to finish (an event, no polling); its JSON view."""
+    runtime = server.runtime  # type: ignore[attr-defined]
+    view = server.call(runtime.jobs.wait_for(job_id, timeout), timeout + 5)
+    return dict(view.as_json())
+
+
+def job_id_of(text: str) -> str:
+    """The job id a reply names ("任务 <id>" or "job <id>")."""
+    match = re.search(r"(?:任务|job) ([0-9a-f]+)", text)
+    assert match, text
+    return match[1]
+
+
+def download(url: str, server: LiveServer) -> bytes:
+    """A file the bot linked in chat, fetched the way a member of the chat does: no token."""
+    full = url if url.startswith("http") else f"{server.url}{url}"
+    response = httpx.get(full, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.content
