@@ -383,15 +383,18 @@ async def read_job(ctx: JobContext) -> dict[str, Any]:
                 }
             )
     except _Failed as exc:
+        upload.unlink(missing_ok=True)
         await _fail(ctx, data, str(exc))
         raise
     except Exception as exc:
+        # a crash keeps the upload for the job's next attempt; shutting down (CancelledError)
+        # keeps it too, for the rerun after the restart
         message = getattr(exc, "message", None)
         if isinstance(message, str):  # our own errors say what to do (download, size, config)
+            upload.unlink(missing_ok=True)
             await _fail(ctx, data, message)
         raise
-    finally:
-        upload.unlink(missing_ok=True)
+    upload.unlink(missing_ok=True)
     data.update(status="ready", spec=spec.model_dump(mode="json"), revision=0, error=None)
     await _refresh_wireframe(ctx.services, data, spec, ctx.run_in_thread)
     await ctx.records.put(APPS, app_id, data, tenant_key=tenant)
@@ -687,7 +690,19 @@ async def retention(ctx: ScheduleContext) -> None:
             if isinstance(file, dict) and file.get("id"):
                 await ctx.services.artifacts.delete(str(file["id"]))
         _image_path(ctx.services, record.key).unlink(missing_ok=True)
-    log.info("retention: %d sketch(es) deleted", len(removed))
+    # uploads left by jobs that crashed on every attempt
+    stale = (datetime.now(UTC) - timedelta(days=1)).timestamp()
+    uploads = _root(ctx.services) / "uploads"
+    left = await asyncio.to_thread(
+        lambda: (
+            [p for p in uploads.glob("*.bin") if p.stat().st_mtime < stale]
+            if uploads.is_dir()
+            else []
+        )
+    )
+    for path in left:
+        path.unlink(missing_ok=True)
+    log.info("retention: %d sketch(es) and %d stale upload(s) deleted", len(removed), len(left))
 
 
 # --- HTTP --------------------------------------------------------------------------------------
