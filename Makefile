@@ -48,13 +48,14 @@ typecheck: setup  ## mypy (strict on every package)
 pytest: setup  ## Only the test suite (pass options with ARGS="-k name")
 	$(BIN)/python -m pytest $(ARGS)
 
-bench:  ## Benchmarks: ingest, the model backends, meetings, chat summaries, documents (bench/*.py)
+bench:  ## Benchmarks: ingest, the model backends, meetings, chat summaries, documents, sketches (bench/*.py)
 	@bash scripts/setup.sh $(BENCH_EXTRAS)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/llm.py
 	$(BIN)/python bench/meeting.py
 	$(BIN)/python bench/chat.py
 	$(BIN)/python bench/docs.py
+	$(BIN)/python bench/miniapp.py
 
 docs: setup  ## Regenerate the README's configuration table from bot/settings.py
 	$(BIN)/python scripts/settings_table.py --update README.md

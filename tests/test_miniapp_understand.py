@@ -2,22 +2,21 @@
 
 Every screen is drawn in Chinese and English, clean and on paper, and photographed; each
 picture goes through ``understand`` with the real OCR, and the result is scored against the
-ground truth. A ground-truth widget matches the predicted widget with the highest IoU (at least
-0.5, boxes in input-image pixels, each prediction used once).
+ground truth as tests/support/sketch_scores.py says (a ground-truth widget matches the predicted
+widget with the highest IoU, at least 0.5, boxes in input-image pixels): type accuracy (recall),
+precision, mean IoU over matched pairs, and exact labels.
 
-- type accuracy: matched with the right type, over all ground-truth widgets (recall);
-- precision: matched with the right type, over all predicted widgets;
-- mean IoU: over the matched pairs;
-- label accuracy: exact labels (whitespace aside) over right-typed pairs with a label.
+The floors below leave a margin under the measured numbers; the numbers are printed with the
+table. Measured at the time of writing (zh / en), the first six screens with seeds 11 and 3:
 
-The floors below were set from the measured numbers (seeds 11 and 3) with a margin, and the
-numbers are printed with the table; measured at the time of writing (zh / en):
+- clean: type 1.00 / 1.00, precision 1.00 / 1.00, IoU 0.95 / 0.94, label 1.00 / 1.00;
+- paper: type 1.00 / 1.00, precision 1.00 / 1.00, IoU 0.95 / 0.94, label 1.00 / 1.00;
+- photo: type 0.99 / 1.00, precision 0.99 / 1.00, IoU 0.96 / 0.95, label 1.00 / 0.99;
 
-- clean: type 0.99 / 0.99, precision 0.98 / 0.98, IoU 0.95 / 0.94, label 1.00 / 0.98;
-- paper: type 0.99 / 0.99, precision 0.98 / 0.98, IoU 0.95 / 0.94, label 1.00 / 0.98;
-- photo: type 0.94 / 0.95, precision 0.91 / 0.94, IoU 0.96 / 0.95, label 1.00 / 0.99.
+and the four later screens with seed 11: 1.00 in every style and language, IoU 0.93-0.95.
+Seeds the tests do not use read about as well (bench/miniapp.py, bench/README.md).
 
-Labels are compared case and all: a seed drawn in Humor Sans (small capitals) reads as capitals.
+Labels are compared case and all: a seed drawn in Humor Sans (capitals only) reads as capitals.
 """
 
 from __future__ import annotations
@@ -25,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from dataclasses import dataclass
 from functools import cache
 
 import cv2
@@ -35,6 +33,8 @@ import pytest
 from miniapp.image_in import load_image
 from miniapp.spec import UISpec
 from miniapp.understand import OcrEngine, TextLine, understand
+from tests.support.sketch_scores import Score, score
+from tests.support.sketch_scores import summary as scores_summary
 from tests.support.sketches import (
     SCREENS,
     ScreenLayout,
@@ -48,122 +48,46 @@ from tests.support.sketches import (
 pytest.importorskip("rapidocr")
 
 SEEDS = (11, 3)
+FIRST_SCREENS = (
+    "expense_claim",
+    "feedback_survey",
+    "leave_request",
+    "room_booking",
+    "room_list",
+    "sign_up",
+)
+"""The screens ``understand`` was first built on, read with both seeds; the screens added
+later (stacked radio options, switches and a photo placeholder, a sign-in form, a search
+list) are read with the first seed only, to keep the run short."""
 FLOORS: dict[str, dict[str, float]] = {
     # type accuracy, precision, mean IoU, label accuracy
-    "clean": {"type": 0.9, "precision": 0.9, "iou": 0.85, "label": 0.9},
-    "paper": {"type": 0.9, "precision": 0.88, "iou": 0.85, "label": 0.9},
-    "photo": {"type": 0.8, "precision": 0.8, "iou": 0.8, "label": 0.85},
+    "clean": {"type": 0.95, "precision": 0.95, "iou": 0.9, "label": 0.93},
+    "paper": {"type": 0.95, "precision": 0.95, "iou": 0.9, "label": 0.93},
+    "photo": {"type": 0.9, "precision": 0.9, "iou": 0.88, "label": 0.9},
 }
 SECONDS_TARGET = 3.0
 
 
-@dataclass(frozen=True)
-class Score:
-    truth: int
-    predicted: int
-    right_type: int
-    ious: tuple[float, ...]
-    labelled: int
-    right_label: int
-    seconds: float
-    misses: tuple[str, ...]
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = min(ax + aw, bx + bw) - max(ax, bx)
-    ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
-
-
-def _norm(text: str) -> str:
-    return "".join(text.split())
-
-
-def score(sketch: Sketch, spec: UISpec, seconds: float) -> Score:
-    predicted = list(spec.widgets)
-    pairs = sorted(
-        (
-            (_iou(truth.bbox, guess.bbox), t, p)
-            for t, truth in enumerate(sketch.widgets)
-            for p, guess in enumerate(predicted)
-        ),
-        reverse=True,
-    )
-    matched: dict[int, int] = {}
-    used: set[int] = set()
-    for iou, t, p in pairs:
-        if iou < 0.5:
-            break
-        if t not in matched and p not in used:
-            matched[t] = p
-            used.add(p)
-    right_type = labelled = right_label = 0
-    ious: list[float] = []
-    misses: list[str] = []
-    for t, truth in enumerate(sketch.widgets):
-        if t not in matched:
-            misses.append(f"missed {truth.type} {truth.label!r}")
-            continue
-        guess = predicted[matched[t]]
-        ious.append(_iou(truth.bbox, guess.bbox))
-        if guess.type != truth.type:
-            misses.append(f"{truth.type} read as {guess.type}")
-            continue
-        right_type += 1
-        if truth.label:
-            labelled += 1
-            if _norm(guess.label) == _norm(truth.label):
-                right_label += 1
-            else:
-                misses.append(f"{truth.type} label {guess.label!r} for {truth.label!r}")
-    return Score(
-        truth=len(sketch.widgets),
-        predicted=len(predicted),
-        right_type=right_type,
-        ious=tuple(ious),
-        labelled=labelled,
-        right_label=right_label,
-        seconds=seconds,
-        misses=tuple(misses),
-    )
-
-
 @cache
-def _run(name: str, style: Style, language: str, seed: int) -> Score:
+def _read(name: str, style: Style, language: str, seed: int) -> tuple[Sketch, UISpec, float]:
     sketch = draw_sketch(name, seed=seed, style=style, language=language)
     rgb = np.asarray(sketch.image)
     started = time.perf_counter()
     spec = understand(rgb, language=language)
-    return score(sketch, spec, time.perf_counter() - started)
+    return sketch, spec, time.perf_counter() - started
 
 
-def _summary(scores: list[Score]) -> dict[str, float]:
-    truth = sum(s.truth for s in scores)
-    predicted = sum(s.predicted for s in scores)
-    right = sum(s.right_type for s in scores)
-    ious = [iou for s in scores for iou in s.ious]
-    labelled = sum(s.labelled for s in scores)
-    return {
-        "type": right / truth,
-        "precision": right / max(1, predicted),
-        "iou": float(np.mean(ious)) if ious else 0.0,
-        "label": sum(s.right_label for s in scores) / max(1, labelled),
-    }
+def _run(name: str, style: Style, language: str, seed: int) -> Score:
+    return score(*_read(name, style, language, seed))
 
 
-@pytest.mark.parametrize("style", ["clean", "paper", "photo"])
-def test_understand_reads_the_sketches(style: Style) -> None:
+def _read_and_check(style: Style, cases: list[tuple[str, int]]) -> None:
     rows: list[str] = []
     seconds: list[float] = []
     for language in ("zh", "en"):
-        scores = [_run(name, style, language, seed) for seed in SEEDS for name in sorted(SCREENS)]
+        scores = [_run(name, style, language, seed) for name, seed in cases]
         seconds.extend(s.seconds for s in scores)
-        summary = _summary(scores)
+        summary = scores_summary(scores)
         misses = [miss for s in scores for miss in s.misses]
         rows.append(
             f"{style:5} {language}: type {summary['type']:.2f}  precision "
@@ -178,6 +102,29 @@ def test_understand_reads_the_sketches(style: Style) -> None:
     median = statistics.median(seconds)
     print(f"{style}: median {median:.2f} s per image")  # noqa: T201
     assert median < SECONDS_TARGET * 2, median
+
+
+@pytest.mark.parametrize("style", ["clean", "paper", "photo"])
+def test_understand_reads_the_sketches(style: Style) -> None:
+    _read_and_check(style, [(name, seed) for seed in SEEDS for name in FIRST_SCREENS])
+
+
+@pytest.mark.parametrize("style", ["clean", "paper", "photo"])
+def test_understand_reads_the_later_screens(style: Style) -> None:
+    later = sorted(set(SCREENS) - set(FIRST_SCREENS))
+    assert later, "every screen is a first screen"
+    _read_and_check(style, [(name, SEEDS[0]) for name in later])
+
+
+def test_stacked_radio_options_make_one_group() -> None:
+    """Options too long to stand side by side are drawn one below the other: one radio
+    group, every option in order, the label read beside or above the first."""
+    for language in ("zh", "en"):
+        sketch, spec, _ = _read("notification_settings", "paper", language, SEEDS[0])
+        truth = next(w for w in sketch.widgets if w.type == "radio")
+        assert truth.bbox[3] > len(truth.options) * 30, "the options should be drawn stacked"
+        radios = [w for w in spec.widgets if w.type == "radio"]
+        assert [(w.label, w.options) for w in radios] == [(truth.label, truth.options)], radios
 
 
 class _FakeOcr:

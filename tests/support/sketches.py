@@ -270,6 +270,76 @@ SCREENS: dict[str, ScreenLayout] = {
                 ),
             ),
         ),
+        ScreenLayout(
+            "notification_settings",
+            (
+                (_w("title", ("通知设置", "Notifications")),),
+                (_w("switch", ("接收通知", "Send me alerts"), marked=True),),
+                (_w("switch", ("提示音", "Sound")),),
+                (
+                    # too long to go side by side: the options stack, one below the other
+                    _w(
+                        "radio",
+                        ("提醒频率", "How often"),
+                        options=(
+                            ("每天一次", "Once a day"),
+                            ("每周一次", "Once a week"),
+                            ("仅在被提及时", "When mentioned"),
+                            ("从不", "Never"),
+                        ),
+                        marked=True,
+                    ),
+                ),
+                (_w("select", ("免打扰时段", "Quiet hours"), ("22:00-08:00", "22:00-08:00")),),
+                (_w("button", ("保存", "Save"), marked=True),),
+            ),
+        ),
+        ScreenLayout(
+            "profile",
+            (
+                (_w("title", ("个人资料", "My profile")),),
+                (_w("image", ("头像", "Photo")),),
+                (_w("input", ("昵称", "Nickname"), ("请输入昵称", "What we call you")),),
+                (_w("switch", ("公开手机号", "Show my phone")),),
+                (_w("switch", ("允许搜索到我", "Findable by name"), marked=True),),
+                (_w("button", ("保存", "Save"), marked=True),),
+            ),
+        ),
+        ScreenLayout(
+            "sign_in",
+            (
+                (_w("title", ("欢迎回来", "Welcome back")),),
+                (_w("input", ("账号", "Account"), ("手机号或邮箱", "Phone or email")),),
+                (_w("input", ("密码", "Password"), ("请输入密码", "Your password")),),
+                (_w("checkbox", ("记住我", "Remember me"), marked=True),),
+                (_w("button", ("登录", "Sign in"), marked=True),),
+                (_w("text", ("忘记密码请联系管理员", "Forgot it? Ask your admin")),),
+            ),
+        ),
+        ScreenLayout(
+            "contact_search",
+            (
+                (_w("title", ("通讯录", "Contacts")),),
+                (_w("input", placeholder=("搜索姓名或部门", "Search name or team")),),
+                (
+                    _w(
+                        "list",
+                        options=(
+                            ("张伟", "Zhang Wei"),
+                            ("李娜", "Li Na"),
+                            ("王芳", "Wang Fang"),
+                            ("刘洋", "Liu Yang"),
+                        ),
+                    ),
+                ),
+                (
+                    _w(
+                        "tabbar",
+                        options=(("消息", "Chats"), ("通讯录", "Contacts"), ("我的", "Me")),
+                    ),
+                ),
+            ),
+        ),
     )
 }
 
