@@ -298,3 +298,55 @@ def test_bad_uploads_are_refused_with_what_is_accepted(
     )
     assert spec.status_code == 422
     assert httpx.get(f"{server.url}/api/miniapps", headers=AUTH).json() == {"miniapps": []}
+
+
+def test_retention_deletes_old_sketches_with_their_files(
+    make_server: Callable[..., LiveServer],
+) -> None:
+    from dataclasses import dataclass
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from bot.storage.models import PluginRecord
+    from miniapp.config import MiniappSettings
+    from plugins.builtin.miniapp import retention
+
+    server = make_server()
+    runtime = server.runtime  # type: ignore[attr-defined]
+    spec = {
+        "version": 1,
+        "page": {"title": "旧草图"},
+        "image": {"width": 100, "height": 100},
+        "widgets": [{"id": 1, "type": "input", "label": "姓名", "bbox": [5, 5, 80, 20]}],
+    }
+    old, new = (
+        httpx.post(
+            f"{server.url}/api/miniapps", json={"tenant": "acme", "spec": spec}, headers=AUTH
+        ).json()
+        for _ in range(2)
+    )
+    preview = old["files"]["wireframe"]["url"]
+    assert httpx.get(f"{server.url}{preview}").status_code == 200
+    with runtime.services._engine.begin() as connection:
+        connection.execute(
+            update(PluginRecord)
+            .where(PluginRecord.key == old["id"])
+            .values(updated_at=datetime.now(UTC) - timedelta(days=31))
+        )
+
+    @dataclass
+    class Context:
+        config: MiniappSettings
+        records: Any
+        services: Any
+        schedule_id: str = "miniapp:retention"
+        payload: Any = None
+
+    context = Context(MiniappSettings(), runtime.services.records_for("miniapp"), runtime.services)
+    server.call(retention(context))
+    listed = httpx.get(f"{server.url}/api/miniapps", params={"tenant": "acme"}, headers=AUTH)
+    assert [a["id"] for a in listed.json()["miniapps"]] == [new["id"]]
+    assert httpx.get(f"{server.url}{preview}").status_code == 404
+    kept = new["files"]["wireframe"]["url"]
+    assert httpx.get(f"{server.url}{kept}").status_code == 200
