@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli_support import console, current_settings, errors, fail, load_llm
+from bot.cli_support import console, current_settings, errors, fail, load_llm, plugin_settings
 
 doc_app = typer.Typer(
     help="Documents: draft event plans, meeting plans and workflow proposals; draw posters.",
@@ -19,14 +19,9 @@ doc_app = typer.Typer(
 
 
 def _docs_settings(settings: Any) -> Any:
-    from pydantic import ValidationError
-
     from docs_gen.config import DocsSettings
 
-    try:
-        return DocsSettings.model_validate(settings.plugin_config("docs"))
-    except ValidationError as exc:
-        raise fail(f"OFFICEBOT_PLUGINS__DOCS__...: {exc.errors()[0]['msg']}", 2) from None
+    return plugin_settings(settings, "docs", DocsSettings)
 
 
 def _kinds(settings: Any) -> Any:

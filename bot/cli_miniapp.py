@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bot.cli_support import console, current_settings, errors, fail, load_llm
+from bot.cli_support import console, current_settings, errors, fail, load_llm, plugin_settings
 
 if TYPE_CHECKING:
     from miniapp.config import MiniappSettings
@@ -19,14 +19,9 @@ if TYPE_CHECKING:
 
 
 def _settings(settings: Any) -> MiniappSettings:
-    from pydantic import ValidationError
-
     from miniapp.config import MiniappSettings
 
-    try:
-        return MiniappSettings.model_validate(settings.plugin_config("miniapp"))
-    except ValidationError as exc:
-        raise fail(f"OFFICEBOT_PLUGINS__MINIAPP__...: {exc.errors()[0]['msg']}", 2) from None
+    return plugin_settings(settings, "miniapp", MiniappSettings)
 
 
 def _read_spec(path: Path) -> UISpec:

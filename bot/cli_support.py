@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from bot.errors import OfficebotError
@@ -15,6 +16,7 @@ from bot.settings import Settings, load_settings
 console = Console()
 errors = Console(stderr=True)
 R = TypeVar("R")
+M = TypeVar("M", bound=BaseModel)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -47,3 +49,12 @@ def load_llm(settings: Settings) -> Any:
         )
     except LLMError as exc:
         raise fail(exc.message, 2) from None
+
+
+def plugin_settings(settings: Settings, plugin: str, model: type[M]) -> M:
+    """A built-in plugin's settings (``OFFICEBOT_PLUGINS__<PLUGIN>__*``), or an error line."""
+    try:
+        return model.model_validate(settings.plugin_config(plugin))
+    except ValidationError as exc:
+        variable = f"OFFICEBOT_PLUGINS__{plugin.upper()}__..."
+        raise fail(f"{variable}: {exc.errors()[0]['msg']}", 2) from None

@@ -271,7 +271,7 @@ def _built_message(
     fields = []
     for widget in spec.widgets:
         if widget.type in FORM_TYPES and widget.id in names:
-            rule = f" · {widget.rule}" if getattr(widget, "rule", "") else ""
+            rule = f" · {widget.rule}" if widget.rule else ""
             required = _say(language, " · 必填", " · required") if widget.required else ""
             fields.append(
                 f"- `{names[widget.id]}`：{escape_markdown(widget.label or widget.type)}"
